@@ -1,0 +1,297 @@
+r"""The ``LinearOperator`` algebra on image-shaped arrays.
+
+A ``LinearOperator`` maps arrays of shape ``(*batch, *in_shape)`` to ``(*batch, *out_shape)``: ``in_shape``
+and ``out_shape`` are full image shapes such as ``(H, W)`` or ``(C, H, W)``, fixed at construction, and
+any extra leading dimensions are a batch that passes through untouched (a ``(3, H, W)`` array given to an
+``(H, W)`` operator is three grey images, never one colour image).
+
+Operators are real and linear; ``A.T`` (also ``A.H``) is the adjoint with respect to the Euclidean inner
+products ``<x, x'> = sum(x * x')`` on both sides. ``A @ x`` and ``A(x)`` apply, ``A @ B`` composes,
+``A + B``, ``A - B``, ``c * A`` and ``-A`` combine, and every combination checks shapes when it is built.
+
+A subclass implements ``_apply`` and ``_adjoint`` on arrays whose trailing shape has been checked, written
+once for NumPy, PyTorch and CuPy arrays (see ``ppsolve._array``), and may describe the structure a
+Fourier solver can use (``fourier_structure``).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+
+from .._array import check_array, to_numpy
+from .structure import FourierStructure, compose
+
+__all__ = ["LinearOperator", "Composition", "Sum", "Scaled", "Adjoint", "DENSE_MAX_SIZE"]
+
+#: largest input or output size (number of pixels) ``to_dense`` builds a matrix for
+DENSE_MAX_SIZE = 2**14
+
+
+def as_shape(shape, what: str = "shape") -> tuple:
+    """A shape tuple of positive ints, e.g. ``(64, 64)`` or ``(3, 64, 64)``."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    try:
+        shape = tuple(int(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"{what}: expected a tuple of ints such as (64, 64), got {shape!r}") from None
+    if not shape or any(s <= 0 for s in shape):
+        raise ValueError(f"{what}: expected a non-empty tuple of positive ints such as (64, 64), got {shape}")
+    return shape
+
+
+def _fmt(shape) -> str:
+    return "(..., " + ", ".join(str(s) for s in shape) + ")"
+
+
+class LinearOperator:
+    """A real linear map between image-shaped arrays (see the module docstring).
+
+    Parameters
+    ----------
+    in_shape, out_shape : the image shapes of the domain and the range, without batch dimensions.
+    """
+
+    def __init__(self, in_shape, out_shape):
+        self.in_shape = as_shape(in_shape, "in_shape")
+        self.out_shape = as_shape(out_shape, "out_shape")
+        self._norm = None
+
+    # -- to be provided by subclasses -------------------------------------------------------------
+    def _apply(self, x):
+        raise NotImplementedError
+
+    def _adjoint(self, y):
+        raise NotImplementedError
+
+    def fourier_structure(self) -> FourierStructure | None:
+        """The ``S H R`` structure a Fourier solver can use (``ppsolve.operators.structure``), or None."""
+        return None
+
+    def _describe(self) -> str:
+        """One line naming the operator and its parameters (``repr`` adds the shapes)."""
+        return type(self).__name__
+
+    # -- application --------------------------------------------------------------------------------
+    def _check(self, x, shape, what):
+        check_array(x, f"{type(self).__name__} {what}")
+        if tuple(x.shape[x.ndim - len(shape):]) != shape or x.ndim < len(shape):
+            raise ValueError(
+                f"{self._describe()}: expected {what} of shape {_fmt(shape)} (leading dimensions are a batch), "
+                f"got an array of shape {tuple(x.shape)}"
+            )
+        return x
+
+    def apply(self, x):
+        """``A x`` for ``x`` of shape ``(*batch, *in_shape)``."""
+        return self._apply(self._check(x, self.in_shape, "input"))
+
+    def adjoint(self, y):
+        """``A^T y`` for ``y`` of shape ``(*batch, *out_shape)``."""
+        return self._adjoint(self._check(y, self.out_shape, "adjoint input"))
+
+    __call__ = apply
+
+    def __matmul__(self, other):
+        if isinstance(other, LinearOperator):
+            return Composition(self, other)
+        return self.apply(other)
+
+    @property
+    def T(self) -> LinearOperator:
+        """The adjoint operator ``A^T``."""
+        return Adjoint(self)
+
+    @property
+    def H(self) -> LinearOperator:
+        """The conjugate transpose; operators are real, so this is ``A.T``."""
+        return self.T
+
+    # -- algebra --------------------------------------------------------------------------------------
+    def __add__(self, other):
+        if not isinstance(other, LinearOperator):
+            return NotImplemented
+        return Sum(self, other)
+
+    def __sub__(self, other):
+        if not isinstance(other, LinearOperator):
+            return NotImplemented
+        return Sum(self, Scaled(-1.0, other))
+
+    def __neg__(self):
+        return Scaled(-1.0, self)
+
+    def __mul__(self, scalar):
+        if isinstance(scalar, LinearOperator) or not np.isscalar(scalar):
+            return NotImplemented
+        return Scaled(scalar, self)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, scalar):
+        if not np.isscalar(scalar):
+            return NotImplemented
+        return Scaled(1.0 / scalar, self)
+
+    def gram(self) -> LinearOperator:
+        """``A^T A`` as an operator on ``in_shape``."""
+        return self.T @ self
+
+    # -- derived quantities ---------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        """``(m, n)``: the sizes of the flattened range and domain."""
+        return (math.prod(self.out_shape), math.prod(self.in_shape))
+
+    def norm(self, iters: int = 200, tol: float = 1e-9, seed: int = 0) -> float:
+        """Spectral norm ``||A||_2`` by power iteration on ``A^T A`` in float64 NumPy (cached)."""
+        if self._norm is None:
+            rng = np.random.default_rng(seed)
+            x = rng.standard_normal(self.in_shape)
+            x /= np.linalg.norm(x)
+            estimate = 0.0
+            for _ in range(iters):
+                g = self.adjoint(self.apply(x))
+                new = float(np.linalg.norm(g))
+                if new == 0.0:
+                    break
+                x = g / new
+                if abs(new - estimate) <= tol * new:
+                    estimate = new
+                    break
+                estimate = new
+            self._norm = math.sqrt(estimate)
+        return self._norm
+
+    def to_dense(self) -> np.ndarray:
+        """The ``(m, n)`` float64 matrix of the operator on flattened (C-order) images."""
+        m, n = self.shape
+        if max(m, n) > DENSE_MAX_SIZE:
+            raise ValueError(
+                f"to_dense: refusing to build a {m} x {n} matrix (limit {DENSE_MAX_SIZE} per side); "
+                "use the operator matrix-free or to_scipy()"
+            )
+        basis = np.eye(n).reshape((n,) + self.in_shape)
+        return self.apply(basis).reshape(n, m).T.copy()
+
+    def to_scipy(self):
+        """A ``scipy.sparse.linalg.LinearOperator`` on flattened float64 vectors."""
+        from .interop import to_scipy
+
+        return to_scipy(self)
+
+    def to_pylops(self):
+        """A ``pylops.LinearOperator`` with ``dims = in_shape`` and ``dimsd = out_shape``."""
+        from .interop import to_pylops
+
+        return to_pylops(self)
+
+    def fingerprint(self) -> str:
+        """A hash of the operator's response to a fixed random probe (and of its shapes): equal for operators
+        that act identically (to about 9 significant digits), different otherwise. Checkpoints record it."""
+        probe = np.random.default_rng(12345).standard_normal(self.in_shape)
+        response = to_numpy(self.apply(probe))
+        scale = np.max(np.abs(response)) or 1.0
+        digest = hashlib.sha256(repr((self.in_shape, self.out_shape)).encode())
+        digest.update(np.round(response / scale, 9).tobytes())
+        digest.update(f"{scale:.9e}".encode())
+        return digest.hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        return f"<{self._describe()}: {self.in_shape} -> {self.out_shape}>"
+
+
+class Composition(LinearOperator):
+    """``(A @ B) x = A (B x)``; requires ``A.in_shape == B.out_shape``."""
+
+    def __init__(self, outer: LinearOperator, inner: LinearOperator):
+        if outer.in_shape != inner.out_shape:
+            raise ValueError(
+                f"cannot compose {outer!r} @ {inner!r}: the left operator expects input shape {outer.in_shape}, "
+                f"the right one gives output shape {inner.out_shape}"
+            )
+        super().__init__(inner.in_shape, outer.out_shape)
+        self.outer, self.inner = outer, inner
+
+    def _apply(self, x):
+        return self.outer._apply(self.inner._apply(x))
+
+    def _adjoint(self, y):
+        return self.inner._adjoint(self.outer._adjoint(y))
+
+    def fourier_structure(self):
+        return compose(self.outer.fourier_structure(), self.inner.fourier_structure())
+
+    def _describe(self):
+        return f"{self.outer._describe()} @ {self.inner._describe()}"
+
+
+class Sum(LinearOperator):
+    """``(A + B) x = A x + B x``; requires equal input and output shapes."""
+
+    def __init__(self, first: LinearOperator, second: LinearOperator):
+        if (first.in_shape, first.out_shape) != (second.in_shape, second.out_shape):
+            raise ValueError(
+                f"cannot add {first!r} and {second!r}: shapes {first.in_shape} -> {first.out_shape} and "
+                f"{second.in_shape} -> {second.out_shape} differ"
+            )
+        super().__init__(first.in_shape, first.out_shape)
+        self.first, self.second = first, second
+
+    def _apply(self, x):
+        return self.first._apply(x) + self.second._apply(x)
+
+    def _adjoint(self, y):
+        return self.first._adjoint(y) + self.second._adjoint(y)
+
+    def _describe(self):
+        return f"({self.first._describe()} + {self.second._describe()})"
+
+
+class Scaled(LinearOperator):
+    """``(c A) x = c (A x)`` for a real scalar ``c``."""
+
+    def __init__(self, scalar, op: LinearOperator):
+        if isinstance(scalar, complex) or not np.isfinite(scalar):
+            raise ValueError(f"expected a finite real scalar, got {scalar!r}")
+        super().__init__(op.in_shape, op.out_shape)
+        self.scalar, self.op = float(scalar), op
+
+    def _apply(self, x):
+        return self.scalar * self.op._apply(x)
+
+    def _adjoint(self, y):
+        return self.scalar * self.op._adjoint(y)
+
+    def fourier_structure(self):
+        inner = self.op.fourier_structure()
+        if inner is None:
+            return None
+        return FourierStructure(inner.grid, inner.spectrum * self.scalar, inner.factor, inner.mix)
+
+    def _describe(self):
+        return f"{self.scalar:g} * {self.op._describe()}"
+
+
+class Adjoint(LinearOperator):
+    """``A^T`` as an operator; its own adjoint is ``A`` again."""
+
+    def __init__(self, op: LinearOperator):
+        super().__init__(op.out_shape, op.in_shape)
+        self.op = op
+
+    def _apply(self, x):
+        return self.op._adjoint(x)
+
+    def _adjoint(self, y):
+        return self.op._apply(y)
+
+    @property
+    def T(self):
+        return self.op
+
+    def _describe(self):
+        return f"{self.op._describe()}.T"
+
