@@ -1,0 +1,81 @@
+"""The LinearOperator algebra: composition, sums, scaling, adjoints, dense forms, fingerprints."""
+import numpy as np
+import pytest
+from helpers import TOL, check_operator, dot_test_error, random
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ppsolve.operators import Convolution, Downsample, gaussian_kernel, strided_convolution
+
+
+@st.composite
+def pairs(draw):
+    """Two operators with the same shapes and a third composable after them."""
+    d = draw(st.integers(1, 3))
+    shape = (d * draw(st.integers(2, 5)), d * draw(st.integers(2, 5)))
+    k = draw(st.integers(1, min(shape)))
+    A = Convolution(random((k, k), seed=draw(st.integers(0, 99))), shape, draw(st.sampled_from(["periodic", "zero", "reflect"])))
+    B = Convolution(random((k, k), seed=draw(st.integers(100, 199))), shape, "periodic")
+    return A, B, Downsample(d, shape)
+
+
+@settings(deadline=None)
+@given(pairs(), st.floats(-3, 3))
+def test_compositions_sums_and_scalings_keep_their_adjoints(ops, c):
+    A, B, S = ops
+    for op in (S @ A, A @ B, A + B, A - B, c * A, -A, A / 2.0, S @ (A + c * B), A.gram(), (S @ A).T):
+        assert dot_test_error(op) <= TOL[np.float64]
+        assert dot_test_error(op, batch=(2,), dtype=np.float32) <= TOL[np.float32]
+    check_operator(S @ (A + B))
+    np.testing.assert_allclose((S @ A).T.to_dense(), A.T.to_dense() @ S.T.to_dense(), atol=1e-12)  # (SA)^T = A^T S^T
+    np.testing.assert_allclose((A + B).T.to_dense(), A.T.to_dense() + B.T.to_dense(), atol=1e-12)
+    np.testing.assert_allclose((c * A).to_dense(), c * A.to_dense(), atol=1e-12)
+    np.testing.assert_allclose(A.gram().to_dense(), A.to_dense().T @ A.to_dense(), atol=1e-12)
+
+
+def test_adjoint_of_adjoint_is_the_operator():
+    A = strided_convolution(gaussian_kernel(3, 1.0), (8, 8), 2)
+    assert A.T.T is A
+    assert A.H.in_shape == A.out_shape
+
+
+def test_composition_checks_shapes_at_construction():
+    A = Convolution(np.ones((3, 3)), (8, 8))
+    S = Downsample(2, (8, 8))
+    with pytest.raises(ValueError, match=r"expects input shape \(8, 8\).*gives output shape \(4, 4\)"):
+        S @ S
+    with pytest.raises(ValueError, match="cannot add"):
+        A + S
+    assert (S @ A).out_shape == (4, 4)
+
+
+def test_fourier_structure_of_compositions():
+    A = strided_convolution(gaussian_kernel(5, 1.0), (12, 12), 3, offset=(1, 2))
+    s = A.fourier_structure()
+    assert s.factor == 3 and s.mix is None
+    assert (2.0 * A).fourier_structure() is not None
+    zero = strided_convolution(gaussian_kernel(5, 1.0), (12, 12), 3, boundary="zero")
+    assert zero.fourier_structure() is None
+    S = Downsample(2, (12, 12))
+    H = Convolution(gaussian_kernel(3, 1.0), (6, 6))
+    assert (H @ S).fourier_structure() is None  # convolution after sampling is not S H R
+    assert (A + A).fourier_structure() is None
+    mu = s.gram_eigenvalues()
+    dense = A.to_dense()
+    eig = np.sort(np.linalg.eigvalsh(dense @ dense.T))
+    full = np.sort(np.abs(np.fft.fft2(np.fft.irfft2(mu, s=(4, 4)))).ravel())
+    np.testing.assert_allclose(full, eig, atol=1e-12)
+
+
+def test_fingerprint_tells_operators_apart():
+    A = strided_convolution(gaussian_kernel(9, 2.0), (32, 32), 4)
+    same = strided_convolution(gaussian_kernel(9, 2.0), (32, 32), 4)
+    other = strided_convolution(gaussian_kernel(9, 1.5), (32, 32), 4)
+    shifted = strided_convolution(gaussian_kernel(9, 2.0), (32, 32), 4, offset=1)
+    assert A.fingerprint() == same.fingerprint()
+    assert len({A.fingerprint(), other.fingerprint(), shifted.fingerprint()}) == 3
+
+
+def test_to_dense_refuses_large_operators():
+    with pytest.raises(ValueError, match="refusing"):
+        Convolution(np.ones((3, 3)), (256, 256)).to_dense()
