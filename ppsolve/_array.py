@@ -60,7 +60,7 @@ def to_numpy(x) -> np.ndarray:
 
 def _complex_dtype_of(x):
     xp = namespace(x)
-    return xp.complex64 if x.dtype == xp.float32 else xp.complex128
+    return xp.complex128 if x.dtype == xp.float64 else xp.complex64
 
 
 class Constant:
@@ -84,7 +84,8 @@ class Constant:
             if is_torch(x):
                 import torch
 
-                out = torch.as_tensor(self.value, device=dev).to(dtype)
+                with torch.inference_mode(False):  # a cached constant must stay usable by autograd later
+                    out = torch.as_tensor(self.value, device=dev).to(dtype)
             else:
                 out = xp.asarray(self.value, dtype=dtype, device=dev)
             self._cache[key] = out

@@ -25,18 +25,20 @@ from .structure import FourierStructure, compose
 
 __all__ = ["LinearOperator", "Composition", "Sum", "Scaled", "Adjoint", "DENSE_MAX_SIZE"]
 
-#: largest input or output size (number of pixels) ``to_dense`` builds a matrix for
-DENSE_MAX_SIZE = 2**14
+#: largest number of entries (m * n) of a matrix ``to_dense`` builds: 2**25 float64 entries are 256 MiB
+DENSE_MAX_SIZE = 2**25
 
 
 def as_shape(shape, what: str = "shape") -> tuple:
     """A shape tuple of positive ints, e.g. ``(64, 64)`` or ``(3, 64, 64)``."""
     if isinstance(shape, (int, np.integer)):
-        shape = (int(shape),)
-    try:
-        shape = tuple(int(s) for s in shape)
-    except TypeError:
-        raise TypeError(f"{what}: expected a tuple of ints such as (64, 64), got {shape!r}") from None
+        shape = (shape,)
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"{what}: expected a tuple of ints such as (64, 64), got {shape!r}")
+    shape = tuple(shape)
+    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape):
+        raise TypeError(f"{what}: expected a tuple of ints such as (64, 64), got {shape!r}")
+    shape = tuple(int(s) for s in shape)
     if not shape or any(s <= 0 for s in shape):
         raise ValueError(f"{what}: expected a non-empty tuple of positive ints such as (64, 64), got {shape}")
     return shape
@@ -168,13 +170,18 @@ class LinearOperator:
     def to_dense(self) -> np.ndarray:
         """The ``(m, n)`` float64 matrix of the operator on flattened (C-order) images."""
         m, n = self.shape
-        if max(m, n) > DENSE_MAX_SIZE:
+        if m * n > DENSE_MAX_SIZE:
             raise ValueError(
-                f"to_dense: refusing to build a {m} x {n} matrix (limit {DENSE_MAX_SIZE} per side); "
+                f"to_dense: refusing to build a {m} x {n} matrix (limit {DENSE_MAX_SIZE} entries); "
                 "use the operator matrix-free or to_scipy()"
             )
-        basis = np.eye(n).reshape((n,) + self.in_shape)
-        return self.apply(basis).reshape(n, m).T.copy()
+        dense = np.empty((m, n))
+        for start in range(0, n, 256):  # probe with blocks of unit vectors, never the whole identity
+            stop = min(start + 256, n)
+            basis = np.zeros((stop - start, n))
+            basis[np.arange(stop - start), np.arange(start, stop)] = 1.0
+            dense[:, start:stop] = np.asarray(self.apply(basis.reshape((-1,) + self.in_shape))).reshape(stop - start, m).T
+        return dense
 
     def to_scipy(self):
         """A ``scipy.sparse.linalg.LinearOperator`` on flattened float64 vectors."""
