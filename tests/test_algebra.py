@@ -26,7 +26,7 @@ def test_compositions_sums_and_scalings_keep_their_adjoints(ops, c):
     for op in (S @ A, A @ B, A + B, A - B, c * A, -A, A / 2.0, S @ (A + c * B), A.gram(), (S @ A).T):
         assert dot_test_error(op) <= TOL[np.float64]
         assert dot_test_error(op, batch=(2,), dtype=np.float32) <= TOL[np.float32]
-    check_operator(S @ (A + B))
+    check_operator(S @ (A + B), batch=(2,))
     np.testing.assert_allclose((S @ A).T.to_dense(), A.T.to_dense() @ S.T.to_dense(), atol=1e-12)  # (SA)^T = A^T S^T
     np.testing.assert_allclose((A + B).T.to_dense(), A.T.to_dense() + B.T.to_dense(), atol=1e-12)
     np.testing.assert_allclose((c * A).to_dense(), c * A.to_dense(), atol=1e-12)

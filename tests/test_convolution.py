@@ -29,7 +29,7 @@ def convolutions(draw):
 def test_convolution_adjoint_linearity_torch(A, batch):
     assert dot_test_error(A, batch=batch) <= TOL[np.float64]
     assert dot_test_error(A, batch=batch, dtype=np.float32) <= TOL[np.float32]
-    check_operator(A)
+    check_operator(A, batch=(2,))
 
 
 @settings(deadline=None)
@@ -54,7 +54,7 @@ def test_downsample_keeps_every_dth_pixel(d, m1, m2, offset, channels):
     np.testing.assert_array_equal(S @ x, x[..., o::d, o::d])
     y = random((2,) + S.out_shape, seed=1)
     np.testing.assert_allclose(S @ (S.T @ y), y)  # S S^T = I
-    check_operator(S)
+    check_operator(S, batch=(2,))
 
 
 @settings(deadline=None)
@@ -67,7 +67,7 @@ def test_strided_convolution_is_sampled_convolution(d, m1, m2, k, boundary):
     A = strided_convolution(kernel, shape, d, boundary)
     x = random(shape)
     np.testing.assert_allclose(A @ x, (Convolution(kernel, shape, boundary) @ x)[::d, ::d], atol=1e-12)
-    check_operator(A)
+    check_operator(A, batch=(2,))
     structure = A.fourier_structure()
     assert (structure is not None) == (boundary == "periodic")
     if structure is not None:

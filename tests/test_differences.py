@@ -4,47 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import check_operator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ppsolve.operators.differences import FiniteDifference
-
-
-# -- a generic operator check (the same helper is in each operator test file) ---------------------------
-def check_operator(A, rng, batch=(), torch_ok=True):
-    """Dot test (float64 and float32), linearity, to_dense, NumPy == torch, autograd VJP == adjoint."""
-    x = rng.standard_normal(batch + A.in_shape)
-    x2 = rng.standard_normal(batch + A.in_shape)
-    y = rng.standard_normal(batch + A.out_shape)
-    Ax, Aty = A @ x, A.T @ y
-    assert isinstance(Ax, np.ndarray) and Ax.shape == batch + A.out_shape and Ax.dtype == np.float64
-    assert isinstance(Aty, np.ndarray) and Aty.shape == batch + A.in_shape and Aty.dtype == np.float64
-    scale = np.linalg.norm(Ax) * np.linalg.norm(y) + np.linalg.norm(x) * np.linalg.norm(Aty) + 1e-300
-    assert abs(np.sum(Ax * y) - np.sum(x * Aty)) <= 1e-10 * scale
-    np.testing.assert_allclose(A @ (2.0 * x - 3.0 * x2), 2.0 * Ax - 3.0 * (A @ x2), rtol=1e-10, atol=1e-10)
-    if max(A.shape) <= 512:
-        M = A.to_dense()
-        flat = x.reshape(-1, A.shape[1])
-        np.testing.assert_allclose(flat @ M.T, Ax.reshape(-1, A.shape[0]), rtol=1e-12, atol=1e-12)
-    x32, y32 = x.astype(np.float32), y.astype(np.float32)
-    Ax32, Aty32 = A @ x32, A.T @ y32
-    assert Ax32.dtype == np.float32 and Aty32.dtype == np.float32
-    scale32 = np.linalg.norm(Ax32) * np.linalg.norm(y32) + np.linalg.norm(x32) * np.linalg.norm(Aty32) + 1e-30
-    assert abs(np.sum(Ax32 * y32, dtype=np.float64) - np.sum(x32 * Aty32, dtype=np.float64)) <= 1e-4 * scale32
-    if not torch_ok:
-        return
-    xt = torch.tensor(x, requires_grad=True)
-    yt = torch.tensor(y)
-    out = A @ xt
-    assert isinstance(out, torch.Tensor) and out.dtype == torch.float64
-    np.testing.assert_allclose(out.detach().numpy(), Ax, rtol=1e-12, atol=1e-12)
-    (grad,) = torch.autograd.grad(torch.sum(out * yt), xt)
-    np.testing.assert_allclose(grad.numpy(), Aty, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose((A.T @ yt).numpy(), Aty, rtol=1e-12, atol=1e-12)
-    for t in (torch.tensor(x32), torch.tensor(y32)):
-        op = A if tuple(t.shape[len(batch):]) == A.in_shape else A.T
-        assert (op @ t).dtype == torch.float32
-
 
 shapes = st.one_of(
     st.tuples(st.integers(1, 7), st.integers(1, 7)),
