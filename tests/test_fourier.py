@@ -6,7 +6,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ppsolve.operators.fourier import alias_sum, irfft2, kernel_spectrum, kernel_to_grid, replicate, rfft2, sampling_phase
+from ppsolve.operators.fourier import (
+    alias_sum,
+    irfft2,
+    kernel_spectrum,
+    kernel_to_grid,
+    replicate,
+    rfft2,
+    sampling_phase,
+)
 
 
 @st.composite
