@@ -1,0 +1,10 @@
+"""Neural networks used by ppsolve's learned components (built on PyTorch)."""
+from .cpsdae import CPSDAE, SameConv2d
+from .dae import DAE
+from .discriminator import Discriminator, FeatureComparator
+from .symmetric import LinearSymmetricNet, PaperSymmetricNet, build_symmetric_net
+
+__all__ = [
+    "CPSDAE", "DAE", "Discriminator", "FeatureComparator", "SameConv2d",
+    "LinearSymmetricNet", "PaperSymmetricNet", "build_symmetric_net",
+]
