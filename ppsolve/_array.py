@@ -30,7 +30,8 @@ def is_torch(x) -> bool:
 def _is_real_floating(x) -> bool:
     if is_torch(x):
         return x.dtype.is_floating_point
-    return np.issubdtype(np.dtype(str(x.dtype)), np.floating)
+    kind = getattr(x.dtype, "kind", None)  # NumPy and CuPy dtypes
+    return kind == "f" if kind is not None else np.issubdtype(np.dtype(str(x.dtype)), np.floating)
 
 
 def check_array(x, what: str = "array"):
@@ -71,7 +72,7 @@ class Constant:
     """
 
     def __init__(self, value):
-        self.value = np.asarray(value)
+        self.value = np.array(value)  # a private, writable copy (torch may share its memory)
         self._cache: dict = {}
 
     def like(self, x):

@@ -79,3 +79,21 @@ def test_fingerprint_tells_operators_apart():
 def test_to_dense_refuses_large_operators():
     with pytest.raises(ValueError, match="refusing"):
         Convolution(np.ones((3, 3)), (256, 256)).to_dense()
+
+
+def test_colour_mix_commutes_with_a_shared_kernel_blur():
+    from ppsolve.inverses import FourierInverse
+    from ppsolve.operators import ColorToGray
+
+    shape = (3, 8, 8)
+    kernel = gaussian_kernel(3, 1.0)
+    mix_then_blur = Downsample(2, (8, 8)) @ Convolution(kernel, (8, 8)) @ ColorToGray(shape)
+    blur_then_mix = Downsample(2, (8, 8)) @ ColorToGray(shape) @ Convolution(kernel, shape)
+    np.testing.assert_allclose(mix_then_blur.to_dense(), blur_then_mix.to_dense(), atol=1e-12)
+    assert blur_then_mix.fourier_structure() is not None
+    per_channel = ColorToGray(shape) @ Convolution(random((3, 3, 3)), shape)
+    assert per_channel.fourier_structure() is None  # one kernel per channel does not commute with the mix
+    b = random((2,) + shape)
+    dense = blur_then_mix.to_dense()
+    expected = np.linalg.solve(dense.T @ dense + 0.1 * np.eye(dense.shape[1]), b.reshape(2, -1).T).T
+    np.testing.assert_allclose(FourierInverse(blur_then_mix, 0.1).solve(b).reshape(2, -1), expected, atol=1e-10)

@@ -22,6 +22,8 @@ __all__ = ["Inverse", "SolveReport", "check_beta", "relative_residual"]
 
 def check_beta(beta) -> float:
     """``beta`` as a float, or a ``ValueError`` unless it is finite and > 0."""
+    if isinstance(beta, bool):
+        raise TypeError(f"beta: expected a positive number, got {beta!r}")
     try:
         value = float(beta)
     except (TypeError, ValueError):

@@ -24,8 +24,6 @@ complex conjugate of its mirror (``x^[-k] = conj(x^[k])`` for real ``x``).
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import scipy.fft
 
@@ -40,6 +38,8 @@ __all__ = [
     "alias_sum",
     "replicate",
     "half_width",
+    "fold_columns",
+    "repeat_columns",
 ]
 
 #: worker threads scipy.fft uses for NumPy arrays (None: scipy's default of one)
@@ -93,68 +93,60 @@ def sampling_phase(grid, offset) -> np.ndarray:
     return np.exp(2j * np.pi * (np.outer(k1 * o1 / n1, np.ones_like(k2)) + k2[None, :] * o2 / n2))
 
 
-@lru_cache(maxsize=64)
-def _last_axis_alias_index(n2: int, factor: int):
-    """For each low-resolution half frequency q and alias j: the half-spectrum index of q + j n on the
-    high-resolution axis, and whether it must be conjugated (it lies beyond N2 / 2)."""
-    n = n2 // factor
-    q = np.arange(half_width(n))
-    full = q[None, :] + n * np.arange(factor)[:, None]  # (factor, n // 2 + 1)
-    mirrored = full > n2 // 2
-    index = np.where(mirrored, (n2 - full) % n2, full)
-    return index, mirrored
-
-
-@lru_cache(maxsize=64)
-def _last_axis_replicate_index(n2: int, factor: int):
-    """For each high-resolution half frequency k: the low-resolution half index of k mod n, conjugated
-    where k mod n lies beyond n / 2."""
-    n = n2 // factor
-    k = np.arange(half_width(n2)) % n
-    mirrored = k > n // 2
-    return np.where(mirrored, (n - k) % n, k), mirrored
-
-
-def _take_last(X, index, mirrored):
-    """``X[..., index]``, where entries under ``mirrored`` are read through Hermitian symmetry instead:
-    ``X[k1, N2 - k2]`` of a real signal's half spectrum is ``conj(X[-k1, k2])`` (any namespace)."""
-    xp = namespace(X)
-    flat = np.ravel(index)
-    shape = X.shape[:-1] + index.shape
-    direct = xp.reshape(_take(X, flat), shape)
-    if not np.any(mirrored):
-        return direct
-    flipped = xp.roll(xp.flip(X, axis=-2), 1, axis=-2)  # row k1 -> row -k1 (mod N1)
-    mirror = xp.conj(xp.reshape(_take(flipped, flat), shape))
-    return xp.where(xp.asarray(mirrored, device=_device(X)), mirror, direct)
-
-
-def _take(X, flat_index):
+def _flip_rows(X, xp):
+    """Row ``k1`` -> row ``-k1 mod n1`` (with a column flip, the Hermitian mirror of a half spectrum)."""
     if is_numpy(X):
-        return X[..., flat_index]
-    xp = namespace(X)
-    return xp.take(X, xp.asarray(flat_index, device=_device(X)), axis=-1)
+        return X[..., (-np.arange(X.shape[-2])) % X.shape[-2], :]
+    return xp.roll(xp.flip(X, axis=-2), 1, axis=-2)
 
 
-def _device(x):
-    import array_api_compat
+def _mirror(X, start, stop, xp):
+    """Columns ``start..stop-1`` of a half spectrum read through Hermitian symmetry in reverse order:
+    entry ``(k1, i)`` is ``conj(X[-k1, stop - 1 - i])``."""
+    part = _flip_rows(X[..., start:stop], xp)
+    return xp.conj(part[..., ::-1] if is_numpy(part) else xp.flip(part, axis=-1))
 
-    return array_api_compat.device(x)
+
+def fold_columns(Y, n2: int, factor: int):
+    """The column part of ``alias_sum``, unnormalised: ``sum_j Y[..., q + j n]`` for the low-resolution half
+    frequencies ``q <= n // 2`` (``n = n2 / factor``), where ``Y`` (..., n1, n2 // 2 + 1) is the half spectrum of
+    a real signal on an (n1, n2) grid; columns beyond ``n2 / 2`` are read as its Hermitian mirror."""
+    if factor == 1:
+        return Y
+    xp = namespace(Y)
+    n = n2 // factor
+    nh, half = half_width(n), half_width(n2)
+    needed = (factor - 1) * n + nh  # columns 0 .. needed-1 of the full spectrum are read
+    full = xp.concat([Y, _mirror(Y, n2 - needed + 1, n2 - half + 1, xp)], axis=-1)
+    out = full[..., 0:nh]
+    for j in range(1, factor):
+        out = out + full[..., j * n:j * n + nh]
+    return out
+
+
+def repeat_columns(W, n2: int, factor: int):
+    """The column part of ``replicate``: (..., n1, n // 2 + 1) -> (..., n1, n2 // 2 + 1), column ``k`` holding
+    low-resolution frequency ``k mod n`` (read through Hermitian symmetry beyond ``n / 2``)."""
+    if factor == 1:
+        return W
+    xp = namespace(W)
+    n = n2 // factor
+    nh, half = half_width(n), half_width(n2)
+    full = xp.concat([W, _mirror(W, 1, n - nh + 1, xp)], axis=-1)  # (..., n1, n): the full low-res spectrum
+    reps = -(-half // n)
+    return xp.concat([full] * reps, axis=-1)[..., :half]
 
 
 def alias_sum(X, factor: int, grid):
     """Half spectrum of ``S_0 x`` (sampling every ``factor``-th pixel from pixel 0) from the half spectrum
-    ``X`` (..., N1, N2 // 2 + 1) of ``x``: ``d^{-2}`` times the sum over the ``d^2`` aliases."""
+    ``X`` (..., N1, N2 // 2 + 1) of ``x``: ``d^{-2}`` times the sum over the ``d^2`` aliases. The row aliases
+    are summed by a reshape, then the column aliases on the ``d`` times smaller array (``fold_columns``)."""
     if factor == 1:
         return X
     xp = namespace(X)
-    n1, n2 = grid
-    n = n1 // factor
-    index, mirrored = _last_axis_alias_index(n2, factor)
-    taken = _take_last(X, index, mirrored)  # (..., N1, d, n2h)
-    taken = xp.sum(taken, axis=-2)
-    taken = xp.reshape(taken, X.shape[:-2] + (factor, n, taken.shape[-1]))
-    return xp.sum(taken, axis=-3) / factor**2
+    n1 = grid[0] // factor
+    rows = xp.sum(xp.reshape(X, X.shape[:-2] + (factor, n1, X.shape[-1])), axis=-3)
+    return fold_columns(rows, grid[1], factor) / factor**2
 
 
 def replicate(W, factor: int, grid):
@@ -163,7 +155,5 @@ def replicate(W, factor: int, grid):
     if factor == 1:
         return W
     xp = namespace(W)
-    index, mirrored = _last_axis_replicate_index(grid[1], factor)
-    W = _take_last(W, index, mirrored)  # (..., n1, N2h)
-    reps = (1,) * (W.ndim - 2) + (factor, 1)
-    return xp.tile(W, reps)
+    W = repeat_columns(W, grid[1], factor)  # (..., n1, N2h)
+    return xp.concat([W] * factor, axis=-2)

@@ -65,8 +65,13 @@ def compose(outer: FourierStructure | None, inner: FourierStructure | None) -> F
         return FourierStructure(outer.grid, outer.spectrum * np.asarray(inner.spectrum).flat[0], outer.factor, outer.mix)
     if outer.is_scalar:
         return FourierStructure(inner.grid, inner.spectrum * np.asarray(outer.spectrum).flat[0], inner.factor, inner.mix)
-    if tuple(outer.grid) != tuple(inner.grid) or inner.factor != 1 or outer.mix is not None:
-        return None  # sampling before a convolution, or a mix after one: not of the form S H R
+    if tuple(outer.grid) != tuple(inner.grid) or inner.factor != 1:
+        return None  # sampling before a convolution: not of the form S H R
+    if outer.mix is not None:
+        # a mix after a convolution commutes with it when one kernel serves every channel: R H = H R
+        if inner.mix is not None or np.ndim(inner.spectrum) > 2:
+            return None
+        return FourierStructure(inner.grid, outer.spectrum * inner.spectrum, outer.factor, outer.mix)
     if inner.mix is not None and np.ndim(outer.spectrum) > 2:
         return None  # per-channel kernels after the mix cannot act on the single mixed channel
     if inner.mix is None and outer.mix is None and np.ndim(inner.spectrum) > 2 and np.ndim(outer.spectrum) > 2:
