@@ -1,9 +1,27 @@
 """ppsolve: linear inverse problems in imaging solved by ADMM with swappable parts.
 
 The forward operator (``ppsolve.operators``), the solver of ADMM's least-squares step
-(``ppsolve.inverses``) and the proximal operator (``ppsolve.prox``) are independent components.
+(``ppsolve.inverses``) and the proximal operator (``ppsolve.prox``) are independent components:
+
+    from ppsolve import ADMM, LearnedInverse
 """
-from . import operators
+from . import inverses, operators, prox
+from .admm import ADMM, ADMMResult, History
+from .inverses import ConjugateGradient, DenseInverse, FourierInverse, GradientDescent, make_inverse
+from .problems import Problem, synthetic_laplace
 
 __version__ = "0.1.0"
-__all__ = ["operators", "__version__"]
+__all__ = [
+    "ADMM", "ADMMResult", "History", "LearnedInverse", "ConjugateGradient", "DenseInverse", "FourierInverse",
+    "GradientDescent", "make_inverse", "Problem", "synthetic_laplace", "inverses", "operators", "prox",
+    "__version__",
+]
+
+
+def __getattr__(name):
+    # torch networks load on first use, keeping ``import ppsolve`` light
+    if name == "LearnedInverse":
+        from .inverses.learned import LearnedInverse
+
+        return LearnedInverse
+    raise AttributeError(f"module 'ppsolve' has no attribute {name!r}")

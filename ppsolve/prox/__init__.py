@@ -1,0 +1,9 @@
+"""Proximal operators (priors) for ADMM's x-update: ``prox(v, tau, y=None)`` returns
+``argmin_x 1/2 ||x - v||^2 + tau R(x; y)``, with ``tau = lam / (2 beta)`` inside ADMM (see ``basic``).
+
+Classical operators live in ``basic``; ``pyproximal`` bridges ppsolve inverses into PyProximal
+(imported on demand, it needs the optional ``pyproximal`` package).
+"""
+from .basic import L2, TV, Box, CallableProx, Proximal, SoftThreshold, as_prox, check_tau
+
+__all__ = ["L2", "TV", "Box", "CallableProx", "Proximal", "SoftThreshold", "as_prox", "check_tau"]
