@@ -1,9 +1,13 @@
 """Proximal operators (priors) for ADMM's x-update: ``prox(v, tau, y=None)`` returns
 ``argmin_x 1/2 ||x - v||^2 + tau R(x; y)``, with ``tau = lam / (2 beta)`` inside ADMM (see ``basic``).
 
-Classical operators live in ``basic``; ``pyproximal`` bridges ppsolve inverses into PyProximal
+Classical operators live in ``basic``, learned and plug-and-play denoisers in ``learned``; ``pyproximal`` bridges ppsolve inverses into PyProximal
 (imported on demand, it needs the optional ``pyproximal`` package).
 """
 from .basic import L2, TV, Box, CallableProx, Proximal, SoftThreshold, as_prox, check_tau
+from .learned import CPSDAE, DAE, DenoiserProx, PlugAndPlay, bm3d_denoiser, sqrt_tau, tv_denoiser
 
-__all__ = ["L2", "TV", "Box", "CallableProx", "Proximal", "SoftThreshold", "as_prox", "check_tau"]
+__all__ = [
+    "L2", "TV", "Box", "CallableProx", "Proximal", "SoftThreshold", "as_prox", "check_tau",
+    "DenoiserProx", "DAE", "CPSDAE", "PlugAndPlay", "bm3d_denoiser", "tv_denoiser", "sqrt_tau",
+]

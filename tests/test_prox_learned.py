@@ -1,0 +1,258 @@
+"""ppsolve.prox.learned: denoisers as ADMM proximal operators (stand-in networks, TV and BM3D plug-and-play)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ppsolve.prox.basic import TV
+from ppsolve.prox.learned import CPSDAE, DAE, DenoiserProx, PlugAndPlay, bm3d_denoiser, sqrt_tau, tv_denoiser
+
+torch.set_num_threads(1)
+
+
+class Affine(nn.Module):
+    """A stand-in denoiser: x = a v + b elementwise (float32 parameters)."""
+
+    def __init__(self, a=0.5, b=0.1):
+        super().__init__()
+        self.a = nn.Parameter(torch.tensor(a))
+        self.b = nn.Parameter(torch.tensor(b))
+
+    def forward(self, v):
+        return self.a * v + self.b
+
+
+class NoiseConditional(nn.Module):
+    """x = v / (1 + sigma): a stand-in for a network with a noise-level input."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(()))
+
+    def forward(self, v, sigma):
+        return self.w * v / (1.0 + sigma)
+
+
+class TrainingSensitive(nn.Module):
+    """Dropout: random in training mode, the identity in eval mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.drop = nn.Dropout(0.5)
+        self.w = nn.Parameter(torch.ones(()))
+
+    def forward(self, v):
+        return self.w * self.drop(v)
+
+
+class Conditional(nn.Module):
+    """A stand-in cPSDAE: x = v + upsample(y) (nearest, factor r), channels and y_channels as attributes."""
+
+    def __init__(self, factor=2, channels=3, y_channels=1):
+        super().__init__()
+        self.factor, self.channels, self.y_channels = factor, channels, y_channels
+        self.w = nn.Parameter(torch.ones(()))
+        self.calls = []
+
+    def forward(self, v, y):
+        self.calls.append((tuple(v.shape), tuple(y.shape)))
+        assert v.ndim == 4 and y.ndim == 4
+        up = y.repeat_interleave(self.factor, -2).repeat_interleave(self.factor, -1)
+        return self.w * v + up.mean(dim=1, keepdim=True)
+
+
+def test_numpy_and_torch_round_trip():
+    prox = DenoiserProx(Affine())
+    v = np.random.default_rng(0).standard_normal((2, 3, 5, 5))
+    out = prox(v, 0.3)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float64 and out.shape == v.shape
+    np.testing.assert_allclose(out, 0.5 * v + 0.1, rtol=1e-6, atol=1e-6)  # computed in float32
+    np.testing.assert_allclose(prox(v[..., ::-1], 0.3), out[..., ::-1])  # a non-contiguous view
+    out32 = prox(v.astype(np.float32), 0.3)
+    assert out32.dtype == np.float32
+    vt = torch.tensor(v, requires_grad=True)
+    outt = prox(vt, 0.3)
+    assert isinstance(outt, torch.Tensor) and outt.dtype == torch.float64 and not outt.requires_grad
+    np.testing.assert_allclose(outt.numpy(), out)
+    assert prox(torch.tensor(v, dtype=torch.float32), 0.3).dtype == torch.float32
+    # tau is ignored by default; value is unknown
+    np.testing.assert_array_equal(prox(v, 0.0), prox(v, 100.0))
+    assert math.isnan(prox.value(v))
+    with pytest.raises(ValueError, match="tau"):
+        prox(v, -1.0)
+    with pytest.raises(TypeError):
+        prox(np.ones((2, 2), dtype=int), 0.1)
+
+
+def test_eval_mode_for_the_call_and_restored():
+    model = TrainingSensitive()
+    model.train()
+    prox = DenoiserProx(model)
+    v = np.ones((64, 64))
+    np.testing.assert_array_equal(prox(v, 0.1), v)  # dropout off
+    assert model.training
+
+
+def test_clip_and_sigma_of_tau():
+    prox = DenoiserProx(Affine(a=2.0, b=0.0), clip=(0.0, 1.0))
+    out = prox(np.array([-1.0, 0.25, 0.8]), 0.1)
+    np.testing.assert_allclose(out, [0.0, 0.5, 1.0])
+    cond = DenoiserProx(NoiseConditional(), sigma_of_tau=sqrt_tau)
+    np.testing.assert_allclose(cond(np.full((4, 4), 3.0), 4.0), 1.0, rtol=1e-6)  # 3 / (1 + sqrt(4))
+    with pytest.raises(TypeError, match="noise-level input"):
+        DenoiserProx(Affine(), sigma_of_tau=sqrt_tau)
+    with pytest.raises(ValueError, match="clip"):
+        DenoiserProx(Affine(), clip=(1.0, 0.0))
+
+
+def test_shape_changing_model_is_refused():
+    prox = DenoiserProx(lambda v: v[..., :-1])
+    with pytest.raises(ValueError, match="keep the shape"):
+        prox(np.zeros((4, 4)), 0.1)
+
+
+def test_dae_prox_shapes():
+    prox = DAE(Affine())
+    v = np.random.default_rng(1).random((3, 2, 28, 28))
+    out = prox(v, 0.1)
+    assert out.shape == v.shape and out.dtype == np.float64
+    np.testing.assert_allclose(out, 0.5 * v + 0.1, rtol=1e-6)
+    assert prox(v.reshape(3, 2, 784), 0.1).shape == (3, 2, 784)
+    with pytest.raises(ValueError, match=r"\(\*batch, 28, 28\)"):
+        prox(np.zeros((3, 27, 28)), 0.1)
+
+
+def test_dae_prox_with_the_real_network():
+    from ppsolve.nn.dae import DAE as DAENet
+
+    torch.manual_seed(0)
+    net = DAENet()
+    prox = DAE(net)
+    v = np.random.default_rng(2).random((2, 28, 28))
+    out = prox(v, 0.05)
+    assert out.shape == (2, 28, 28) and out.dtype == np.float64
+    assert np.all((out > 0) & (out < 1))  # the sigmoid output
+    with torch.no_grad():
+        ref = net(torch.tensor(v, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(out, ref, rtol=1e-6)
+    single = prox(torch.tensor(v[0]), 0.05)  # one image, no batch axis
+    np.testing.assert_allclose(single.numpy(), ref[0], rtol=1e-6)
+
+
+def test_cpsdae_prox_requires_y_and_checks_its_shape():
+    model = Conditional(factor=2, channels=3, y_channels=1)
+    prox = CPSDAE(model)
+    rng = np.random.default_rng(3)
+    v = rng.random((2, 3, 8, 8))
+    with pytest.raises(ValueError, match="measurement y is required"):
+        prox(v, 0.1)
+    with pytest.raises(ValueError, match="low resolution"):
+        prox(v, 0.1, y=rng.random((2, 1, 8, 8)))  # full resolution: wrong
+    with pytest.raises(ValueError, match="low resolution"):
+        prox(v, 0.1, y=rng.random((2, 3, 4, 4)))  # wrong number of channels
+    with pytest.raises(ValueError, match=r"with the batch of v \(2,\)"):
+        prox(v, 0.1, y=rng.random((3, 1, 4, 4)))
+    with pytest.raises(ValueError, match="divisible"):
+        prox(rng.random((3, 7, 8)), 0.1, y=rng.random((1, 4, 4)))
+    y = rng.random((2, 1, 4, 4))
+    out = prox(v, 0.1, y=y)
+    expected = v + np.repeat(np.repeat(y, 2, -2), 2, -1)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    # a grey y may come without its channel axis; one y may serve a whole batch
+    np.testing.assert_allclose(prox(v, 0.1, y=y[:, 0]), expected, rtol=1e-6)
+    shared = prox(v, 0.1, y=y[0, 0])
+    np.testing.assert_allclose(shared[1], v[1] + np.repeat(np.repeat(y[0], 2, -2), 2, -1), rtol=1e-6)
+    # torch in, torch out
+    outt = prox(torch.tensor(v), 0.1, y=torch.tensor(y))
+    assert isinstance(outt, torch.Tensor) and outt.dtype == torch.float64
+    assert model.calls[-1] == ((2, 3, 8, 8), (2, 1, 4, 4))
+    with pytest.raises(ValueError, match="attribute 'factor'"):
+        CPSDAE(Affine())
+
+
+def test_cpsdae_prox_with_the_real_network():
+    from ppsolve.nn.cpsdae import CPSDAE as CPSDAENet
+
+    torch.manual_seed(0)
+    net = CPSDAENet(factor=2, channels=3, y_channels=3, encoder=(8, 4), decoder=(8,))
+    prox = CPSDAE(net)
+    rng = np.random.default_rng(4)
+    v, y = rng.random((2, 3, 8, 8)), rng.random((2, 3, 4, 4))
+    out = prox(v, 0.1, y=y)
+    assert out.shape == v.shape and out.dtype == np.float64
+    with torch.no_grad():
+        ref = net.eval()(torch.tensor(v, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="measurement y is required"):
+        prox(v, 0.1)
+
+
+def _noisy_square(n=32, sigma=0.1, seed=5):
+    x = np.zeros((n, n))
+    x[n // 4: 3 * n // 4, n // 4: 3 * n // 4] = 1.0
+    return x, x + sigma * np.random.default_rng(seed).standard_normal(x.shape)
+
+
+def test_plug_and_play_tv_is_the_tv_prox():
+    """sigma = sqrt(tau) and a TV denoiser at weight sigma^2: exactly prox_{tau TV} (the MAP correspondence)."""
+    x, v = _noisy_square()
+    tau = 0.05
+    pnp = PlugAndPlay(tv_denoiser(iters=50))
+    expected = TV(iters=50).prox(v, tau)
+    np.testing.assert_allclose(pnp(v, tau), expected, rtol=1e-12, atol=1e-12)
+    assert np.linalg.norm(pnp(v, tau) - x) < np.linalg.norm(v - x)
+    # torch in, torch out; a batch looped image by image gives the same
+    batch = np.stack([v, v[::-1]])
+    outt = PlugAndPlay(tv_denoiser(iters=50), image_ndim=2)(torch.tensor(batch), tau)
+    assert isinstance(outt, torch.Tensor) and outt.dtype == torch.float64
+    np.testing.assert_allclose(outt.numpy(), TV(iters=50).prox(batch, tau), rtol=1e-10, atol=1e-12)
+    # float32 kept
+    assert PlugAndPlay(tv_denoiser(iters=5), numpy=True)(v.astype(np.float32), tau).dtype == np.float32
+    seen = []
+    PlugAndPlay(lambda a, s: seen.append(s) or a, sigma_of_tau=lambda t: 3 * math.sqrt(t))(v, 0.04)
+    assert seen == [pytest.approx(0.6)]
+    assert "tv" in repr(pnp) and math.isnan(pnp.value(v))
+
+
+def test_plug_and_play_bm3d():
+    pytest.importorskip("bm3d")
+    x, v = _noisy_square(sigma=0.1)
+    prox = PlugAndPlay(bm3d_denoiser(stage="hard"), image_ndim=2, numpy=True)
+    out = prox(torch.tensor(v[None]), 0.1**2)  # tau = sigma^2
+    assert isinstance(out, torch.Tensor) and out.shape == (1, 32, 32) and out.dtype == torch.float64
+    assert np.linalg.norm(out[0].numpy() - x) < 0.6 * np.linalg.norm(v - x)
+    np.testing.assert_array_equal(prox(v, 0.0), v)  # sigma 0: nothing to remove
+
+
+def test_from_checkpoint_round_trip(tmp_path):
+    from ppsolve.checkpoint import save_checkpoint
+
+    model = Affine(a=0.25, b=0.5)
+    meta = {"kind": "denoiser", "model": {"class": "Affine", "module": __name__, "config": None}}
+    save_checkpoint(tmp_path / "d.pt", {"metadata": meta, "state": {"model": model.state_dict()}})
+    prox = DenoiserProx.from_checkpoint(tmp_path / "d.pt", Affine)
+    np.testing.assert_allclose(prox(np.ones(3), 0.1), 0.75)
+    assert prox.metadata["model"]["class"] == "Affine"
+    with pytest.raises(ValueError, match="not part of ppsolve"):
+        DenoiserProx.from_checkpoint(tmp_path / "d.pt")  # never imports classes from outside ppsolve
+
+
+def test_zoo_mnist_dae():
+    """The shipped DAE (python -m ppsolve.train mnist-dae): trained on digits 0-6999 only, and a denoiser."""
+    from ppsolve.data import load_mnist_sample
+    from ppsolve.prox.learned import ZOO
+
+    if not (ZOO / "mnist-dae.pt").is_file():
+        pytest.skip("ppsolve/zoo/mnist-dae.pt not built (python -m ppsolve.train mnist-dae)")
+    prox = DAE.pretrained()
+    split = prox.metadata["extra"]["split"]
+    assert split["train"] == [0, 7000] and split["val"] == [7000, 8000] and split["held_out"] == [8000, 10000]
+    assert prox.metadata["progress"]["complete"] and prox.metadata["figures"]["val_psnr"][-1] > 20
+    x = load_mnist_sample()[:8].astype(np.float64)  # digits 0-7: training digits, a smoke test only
+    v = x + 0.2 * np.random.default_rng(0).standard_normal(x.shape)
+    out = prox(v, 0.1)
+    assert out.dtype == np.float64 and np.linalg.norm(out - x) < 0.5 * np.linalg.norm(v - x)

@@ -1,0 +1,328 @@
+"""ppsolve.train: the denoiser trainer (losses, metadata, resumable checkpoints) and its command line."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ppsolve.checkpoint import load_checkpoint
+from ppsolve.train import RECIPES, export_denoiser, load_denoiser, main, train_denoiser
+
+torch.set_num_threads(1)
+
+SIZE = 12  # >= 11, the SSIM window
+
+
+class TinyDenoiser(nn.Module):
+    """v + a small residual CNN with dropout (so the global torch RNG matters for exact resumption)."""
+
+    def __init__(self, width: int = 4):
+        super().__init__()
+        self.width = width
+        self.net = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.Dropout(0.1),
+                                 nn.Conv2d(width, 1, 3, padding=1))
+
+    @property
+    def config(self):
+        return {"width": self.width}
+
+    def forward(self, v):
+        shape = v.shape
+        v4 = v.reshape(-1, 1, *shape[-2:])
+        return (v4 + self.net(v4)).reshape(shape)
+
+
+class NoConfig(nn.Module):
+    """A stand-in without ``.config``."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 3, padding=1)
+
+    def forward(self, v):
+        return self.conv(v.reshape(-1, 1, *v.shape[-2:])).reshape(v.shape)
+
+
+class TinyConditional(nn.Module):
+    """G(v, y): v (B, H, W), y (B, H/2, W/2) upsampled and concatenated."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, 3, padding=1)
+
+    def forward(self, v, y):
+        up = F.interpolate(y.unsqueeze(1), scale_factor=2, mode="nearest")
+        return v + self.conv(torch.cat([v.unsqueeze(1), up], 1)).squeeze(1)
+
+
+class TinyDiscriminator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 4, stride=2, padding=1)
+        self.head = nn.Linear(2, 1)
+
+    def forward(self, x):
+        h = F.leaky_relu(self.conv(x.unsqueeze(1)), 0.2).mean(dim=(2, 3))
+        return self.head(h).squeeze(1)
+
+
+class TinyComparator(nn.Module):
+    """Fixed features with the FeatureComparator interface ``feature_loss(x, x_hat)``."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3)
+
+    def feature_loss(self, x, x_hat):
+        return F.mse_loss(self.conv(x_hat.unsqueeze(1)), self.conv(x.unsqueeze(1)).detach())
+
+
+def _images(n, seed):
+    """Smooth random images in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    base = rng.random((n, SIZE // 3, SIZE // 3))
+    return np.clip(np.kron(base, np.ones((3, 3))) + 0.05 * rng.standard_normal((n, SIZE, SIZE)), 0, 1).astype(np.float32)
+
+
+TRAIN, VAL = _images(40, 0), _images(6, 1)
+COMMON = {"noise": (0.05, 0.3), "epochs": 2, "batch_size": 8, "lr": 1e-2, "seed": 3, "val_images": VAL,
+          "checkpoint_every": 3, "progress": False, "log": None}
+
+
+def _run(ckpt=None, model_cls=TinyDenoiser, images=TRAIN, **overrides):
+    torch.manual_seed(0)  # identical initial weights in every run
+    model = model_cls()
+    kwargs = {**COMMON, **overrides}
+    meta = train_denoiser(model, images, checkpoint=ckpt, **kwargs)
+    return model, meta
+
+
+def _assert_same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        torch.testing.assert_close(sa[key], sb[key], rtol=0, atol=1e-6, msg=key)
+
+
+def _stop_at(global_step, exc=KeyboardInterrupt):
+    def callback(info):
+        if info["global_step"] == global_step:
+            raise exc("stop")
+
+    return callback
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return _run()
+
+
+def test_trains_and_records_metadata(tmp_path, reference):
+    model, meta = reference
+    fig = meta["figures"]
+    assert fig["epoch"] == [1, 2] and len(fig["loss"]) == 2 and fig["loss"][1] < fig["loss"][0]
+    assert fig["adv"] == [None, None] and fig["val_psnr"][1] > fig["val_input_psnr"]
+    assert 0 < fig["val_ssim"][1] <= 1 and len(fig["seconds"]) == 2
+    assert meta["kind"] == "denoiser" and meta["model"]["class"] == "TinyDenoiser"
+    assert meta["model"]["config"] == {"width": 4} and meta["operator"] is None
+    assert meta["hyper"]["noise"] == [0.05, 0.3] and meta["hyper"]["steps_per_epoch"] == 5
+    assert meta["progress"] == {"epoch": 2, "step": 0, "global_step": 10, "complete": True}
+    assert "40 images of shape (12, 12)" in meta["data"]
+    assert not model.training
+    # the caller's global RNG is left alone
+    model = TinyDenoiser()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train_denoiser(model, TRAIN, **{**COMMON, "epochs": 1})
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_interrupt_mid_epoch_and_resume(tmp_path, reference):
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(KeyboardInterrupt):
+        _run(ckpt, callback=_stop_at(4))  # epoch 1, step 4 of 5: a checkpoint is written before stopping
+    progress = load_checkpoint(ckpt)["metadata"]["progress"]
+    assert progress == {"epoch": 0, "step": 4, "global_step": 4, "complete": False}
+    model, meta = _run(ckpt)
+    _assert_same_weights(model, reference[0])
+    np.testing.assert_allclose(meta["figures"]["loss"], reference[1]["figures"]["loss"], rtol=1e-6)
+    np.testing.assert_allclose(meta["figures"]["val_psnr"], reference[1]["figures"]["val_psnr"], rtol=1e-6)
+    assert meta["progress"]["complete"]
+    # a finished run given again does nothing more
+    again, _ = _run(ckpt)
+    _assert_same_weights(again, reference[0])
+
+
+def test_crash_resumes_from_the_last_periodic_checkpoint(tmp_path, reference):
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(RuntimeError, match="stop"):
+        _run(ckpt, callback=_stop_at(8, RuntimeError))  # no save on a crash: the last one was at step 6
+    progress = load_checkpoint(ckpt)["metadata"]["progress"]
+    assert progress == {"epoch": 1, "step": 1, "global_step": 6, "complete": False}  # mid-epoch (every 3 steps)
+    model, _ = _run(ckpt)
+    _assert_same_weights(model, reference[0])
+
+
+def test_ctrl_c_stops_at_a_step_boundary(tmp_path, reference):
+    ckpt = tmp_path / "run.pt"
+
+    def press_ctrl_c(info):
+        if info["global_step"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(ckpt, callback=press_ctrl_c)
+    assert load_checkpoint(ckpt)["metadata"]["progress"]["global_step"] == 2
+    model, _ = _run(ckpt)
+    _assert_same_weights(model, reference[0])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
+
+
+def test_more_epochs_continue_a_finished_run(tmp_path, reference):
+    ckpt = tmp_path / "run.pt"
+    _run(ckpt, epochs=1)
+    model, meta = _run(ckpt, epochs=2)
+    _assert_same_weights(model, reference[0])
+    assert meta["figures"]["epoch"] == [1, 2]
+
+
+def test_adversarial_feature_conditional_sampler_resume(tmp_path):
+    from ppsolve.operators import Downsample
+
+    A = Downsample(2, (SIZE, SIZE))
+
+    def sampler(batch_size, rng):
+        return TRAIN[rng.integers(0, len(TRAIN), batch_size)]
+
+    def run(ckpt, **kw):
+        torch.manual_seed(1)
+        disc, comparator = TinyDiscriminator(), TinyComparator()
+        model, meta = _run(ckpt, model_cls=TinyConditional, images=sampler, steps_per_epoch=4, operator=A,
+                           conditional=True, measurement_noise=0.01, loss="l1", adversarial=(disc, 0.1),
+                           feature=(comparator, 0.5), data_description="40 test images, sampled", **kw)
+        return model, disc, meta
+
+    ref_model, ref_disc, ref_meta = run(None)
+    fig = ref_meta["figures"]
+    assert all(len(fig[k]) == 2 and all(v is not None for v in fig[k]) for k in ("disc", "adv", "feat", "rec"))
+    assert ref_meta["operator"]["fingerprint"] == A.fingerprint() and "Downsample" in ref_meta["operator"]["repr"]
+    assert ref_meta["hyper"]["adversarial"]["weight"] == 0.1 and ref_meta["hyper"]["feature"]["weight"] == 0.5
+    assert ref_meta["hyper"]["loss"] == "l1" and ref_meta["conditional"] is True
+
+    ckpt = tmp_path / "gan.pt"
+    with pytest.raises(KeyboardInterrupt):
+        run(ckpt, callback=_stop_at(5))
+    model, disc, _ = run(ckpt)
+    _assert_same_weights(model, ref_model)
+    _assert_same_weights(disc, ref_disc)
+
+    # a checkpoint made for another operator is refused
+    with pytest.raises(ValueError, match="operator.fingerprint"):
+        torch.manual_seed(1)
+        _run(ckpt, model_cls=TinyConditional, images=sampler, steps_per_epoch=4, operator=Downsample(2, (SIZE, SIZE),
+             offset=1), conditional=True, measurement_noise=0.01, loss="l1", adversarial=(TinyDiscriminator(), 0.1),
+             feature=(TinyComparator(), 0.5), data_description="40 test images, sampled")
+
+
+def test_mismatched_checkpoint_is_refused(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    _run(ckpt, epochs=1, val_images=None)
+    with pytest.raises(ValueError, match=r"cannot resume.*'hyper\.lr' expected 0\.001, found 0\.01"):
+        _run(ckpt, epochs=1, val_images=None, lr=1e-3)
+    with pytest.raises(ValueError, match=r"cannot resume.*'data'"):
+        _run(ckpt, epochs=1, val_images=None, images=TRAIN[:32])
+    with pytest.raises(ValueError, match=r"cannot resume.*'model'"):
+        _run(ckpt, epochs=1, val_images=None, model_cls=NoConfig)
+    _run(ckpt, epochs=1, val_images=None, lr=1e-3, resume=False)  # overwrite on request
+    assert load_checkpoint(ckpt)["metadata"]["hyper"]["lr"] == 1e-3
+
+
+def test_argument_errors():
+    with pytest.raises(ValueError, match="conditional=True needs the operator"):
+        _run(conditional=True)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        _run(images=lambda n, rng: TRAIN[:n])
+    with pytest.raises(ValueError, match="loss"):
+        _run(loss="l3")
+    with pytest.raises(ValueError, match="noise"):
+        _run(noise=(0.3, 0.1))
+    with pytest.raises(TypeError, match="float array"):
+        _run(images=(TRAIN * 255).astype(np.uint8))
+
+
+def test_export_and_load_denoiser(tmp_path, reference):
+    ckpt = tmp_path / "run.pt"
+    trained, _ = _run(ckpt, epochs=1, val_images=None)
+    out = export_denoiser(ckpt, tmp_path / "zoo" / "tiny.pt")
+    blob = load_checkpoint(out, expect_kind="denoiser")
+    assert set(blob["state"]) == {"model"}  # weights only
+    model, meta = load_denoiser(out, TinyDenoiser)
+    _assert_same_weights(model, trained)
+    assert not model.training and meta["model"]["config"] == {"width": 4}
+    model2, _ = load_denoiser(ckpt, TinyDenoiser)  # the training checkpoint loads too
+    _assert_same_weights(model2, trained)
+    with pytest.raises(ValueError, match="a checkpoint of a TinyDenoiser, not of a NoConfig"):
+        load_denoiser(out, NoConfig)
+    with pytest.raises(ValueError, match="no training state"):
+        _run(out, epochs=1, val_images=None)
+    # a model without .config is rebuilt with no arguments
+    _run(tmp_path / "nc.pt", model_cls=NoConfig, epochs=1, val_images=None)
+    model3, meta3 = load_denoiser(tmp_path / "nc.pt", NoConfig)
+    assert meta3["model"]["config"] is None and isinstance(model3, NoConfig)
+
+
+def test_cli_help():
+    assert set(RECIPES) == {"mnist-dae"}
+    with pytest.raises(SystemExit) as exit_info:
+        main(["mnist-dae", "--help"])
+    assert exit_info.value.code == 0
+    done = subprocess.run([sys.executable, "-m", "ppsolve.train", "--help"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0 and "mnist-dae" in done.stdout
+
+
+@pytest.mark.data
+def test_cli_mnist_dae(tmp_path, shared_data, capsys):
+    from ppsolve.nn.dae import DAE as DAENet
+    from ppsolve.prox.learned import DAE
+
+    out, ckpt = tmp_path / "zoo" / "mnist-dae.pt", tmp_path / "ck.pt"
+    args = ["mnist-dae", "--data", str(shared_data / "mnist"), "--train-range", "0:64", "--val-range",
+            "7000:7016", "--epochs", "1", "--batch-size", "32", "--out", str(out), "--checkpoint", str(ckpt),
+            "--no-progress", "--threads", "1"]
+    assert main(args) == 0
+    assert "validation PSNR" in capsys.readouterr().out
+    _, meta = load_denoiser(out, DAENet)
+    assert meta["extra"]["split"] == {"train": [0, 64], "val": [7000, 7016], "held_out": [8000, 10000]}
+    assert meta["model"]["class"] == "DAE" and out.with_suffix(".json").is_file()
+    prox = DAE.from_checkpoint(out, DAENet)
+    assert prox(np.zeros((2, 28, 28)), 0.1).shape == (2, 28, 28)
+    for bad in (["--val-range", "7000:8001"], ["--train-range", "0:9000"], ["--val-range", "50:100"]):
+        with pytest.raises(SystemExit):
+            main(args + bad)
+
+
+def test_lsuv_init_gives_unit_variance_layers():
+    from ppsolve.train import lsuv_init
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU(),
+                        nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 3, padding=1))
+    x = torch.from_numpy(TRAIN[:16]).unsqueeze(1)
+    names = lsuv_init(net, x)
+    assert names == ["0", "2", "4", "6"]
+    h = x
+    with torch.no_grad():
+        for layer in net:
+            h = layer(h)
+            if not isinstance(layer, nn.ReLU):
+                assert float(h.std()) == pytest.approx(1.0, rel=1e-3)
+                assert not layer.bias.any()
