@@ -9,11 +9,12 @@ from . import inverses, operators, prox
 from .admm import ADMM, ADMMResult, History
 from .inverses import ConjugateGradient, DenseInverse, FourierInverse, GradientDescent, make_inverse
 from .problems import Problem, synthetic_laplace
+from .restore import restore
 
 __version__ = "0.1.0"
 __all__ = [
     "ADMM", "ADMMResult", "History", "LearnedInverse", "ConjugateGradient", "DenseInverse", "FourierInverse",
-    "GradientDescent", "make_inverse", "Problem", "synthetic_laplace", "inverses", "operators", "prox",
+    "GradientDescent", "make_inverse", "Problem", "synthetic_laplace", "restore", "inverses", "operators", "prox",
     "__version__",
 ]
 

@@ -13,14 +13,14 @@ def pairs(draw):
     """Two operators with the same shapes and a third composable after them."""
     d = draw(st.integers(1, 3))
     shape = (d * draw(st.integers(2, 5)), d * draw(st.integers(2, 5)))
-    k = draw(st.integers(1, min(shape)))
+    k = draw(st.integers(2, min(shape)))  # 1 x 1 kernels make A and B proportional: A + c B may cancel
     A = Convolution(random((k, k), seed=draw(st.integers(0, 99))), shape, draw(st.sampled_from(["periodic", "zero", "reflect"])))
     B = Convolution(random((k, k), seed=draw(st.integers(100, 199))), shape, "periodic")
     return A, B, Downsample(d, shape)
 
 
 @settings(deadline=None)
-@given(pairs(), st.floats(-3, 3))
+@given(pairs(), st.one_of(st.floats(0.01, 3), st.floats(-3, -0.01)))  # no float32 underflow
 def test_compositions_sums_and_scalings_keep_their_adjoints(ops, c):
     A, B, S = ops
     for op in (S @ A, A @ B, A + B, A - B, c * A, -A, A / 2.0, S @ (A + c * B), A.gram(), (S @ A).T):

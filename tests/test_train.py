@@ -280,7 +280,7 @@ def test_export_and_load_denoiser(tmp_path, reference):
 
 
 def test_cli_help():
-    assert set(RECIPES) == {"mnist-dae"}
+    assert "mnist-dae" in RECIPES
     with pytest.raises(SystemExit) as exit_info:
         main(["mnist-dae", "--help"])
     assert exit_info.value.code == 0

@@ -122,6 +122,7 @@ class CPSDAE(nn.Module):
         self.output = output
         self.batch_norm = bool(batch_norm)
         self.kernel_size = kernel_size
+        self.encoder_channels, self.decoder_channels = encoder, decoder
 
         def block(cin: int, cout: int, norm: bool) -> nn.Sequential:
             layers = [SameConv2d(cin, cout, kernel_size, bias=not norm)]
@@ -141,6 +142,21 @@ class CPSDAE(nn.Module):
         else:
             self.head = SameConv2d(chans[-1], width, kernel_size, bias=True)
         self.shuffle = nn.PixelShuffle(self.factor)
+
+    @property
+    def config(self) -> dict:
+        """The constructor arguments, JSON-able (channel tuples as lists): ``CPSDAE(**net.config)`` builds the
+        same architecture. ``ppsolve.train`` records it, and ``load_denoiser`` rebuilds the model from it."""
+        return {
+            "factor": self.factor,
+            "channels": self.channels,
+            "y_channels": self.y_channels,
+            "encoder": list(self.encoder_channels),
+            "decoder": list(self.decoder_channels),
+            "kernel_size": self.kernel_size,
+            "batch_norm": self.batch_norm,
+            "output": self.output,
+        }
 
     # -- presets -----------------------------------------------------------------------------------------
     @classmethod

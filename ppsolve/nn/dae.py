@@ -75,6 +75,12 @@ class DAE(nn.Module):
         )
 
     @property
+    def config(self) -> dict:
+        """The constructor arguments (none: Table 1 fixes every layer), recorded by ``ppsolve.train`` so that
+        ``load_denoiser`` rebuilds the model as ``DAE(**config)``."""
+        return {}
+
+    @property
     def layers(self) -> list[nn.Sequential]:
         """The eight (layer, activation) blocks in the order of Table 1's rows."""
         return list(self.encoder) + list(self.decoder)

@@ -53,14 +53,15 @@ class Discriminator(nn.Module):
         super().__init__()
         self.channels = _positive_int(channels, "channels")
         self.factor = _positive_int(factor, "factor")
-        width = _positive_int(width, "width")
+        self.width = width = _positive_int(width, "width")
         self.depth = _positive_int(depth, "depth")
+        self.batch_norm = bool(batch_norm)
         self.unshuffle = nn.PixelUnshuffle(self.factor)
         layers: list[nn.Module] = []
         cin = self.channels * self.factor**2
         for i in range(self.depth):
             cout = width * 2**i
-            norm = batch_norm and i > 0
+            norm = self.batch_norm and i > 0
             layers.append(nn.Conv2d(cin, cout, 4, stride=2, padding=1, bias=not norm))
             if norm:
                 layers.append(nn.BatchNorm2d(cout))
@@ -69,6 +70,12 @@ class Discriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(cin, 1, 3, padding=1)
         self.reset_parameters()
+
+    @property
+    def config(self) -> dict:
+        """The constructor arguments, JSON-able: ``Discriminator(**d.config)`` builds the same architecture."""
+        return {"channels": self.channels, "factor": self.factor, "width": self.width, "depth": self.depth,
+                "batch_norm": self.batch_norm}
 
     def reset_parameters(self) -> None:
         """DCGAN's initialisation (uses the global torch RNG; seed it with ``torch.manual_seed``)."""
