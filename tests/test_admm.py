@@ -39,15 +39,6 @@ def fista(A, y, lam, iters):
     return x
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny torch FFTs are ~400x slower with 2 MKL threads than with 1 on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def laplace():
     return synthetic_laplace()

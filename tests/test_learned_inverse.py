@@ -13,15 +13,6 @@ from ppsolve.operators import Convolution, gaussian_kernel, strided_convolution
 BETA = 0.05
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Training these tiny networks is latency-bound: one thread is faster than contending for shared cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def op():
     """A small periodic strided convolution: 16 x 16 -> 8 x 8."""

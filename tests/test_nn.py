@@ -17,14 +17,6 @@ from ppsolve.nn.dae import DAE, DAE_LAYER_SHAPES
 from ppsolve.nn.discriminator import Discriminator, FeatureComparator
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def record_outputs(modules):
     """Attach forward hooks; returns (shapes list, handles)."""
     shapes: list[tuple] = []

@@ -11,8 +11,6 @@ from torch import nn
 from ppsolve.prox.basic import TV
 from ppsolve.prox.learned import CPSDAE, DAE, DenoiserProx, PlugAndPlay, bm3d_denoiser, sqrt_tau, tv_denoiser
 
-torch.set_num_threads(1)
-
 
 class Affine(nn.Module):
     """A stand-in denoiser: x = a v + b elementwise (float32 parameters)."""

@@ -15,8 +15,6 @@ from torch import nn
 from ppsolve.checkpoint import load_checkpoint
 from ppsolve.train import RECIPES, export_denoiser, load_denoiser, main, train_denoiser
 
-torch.set_num_threads(1)
-
 SIZE = 12  # >= 11, the SSIM window
 
 

@@ -19,14 +19,6 @@ from ppsolve.restore import restore
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def digits():
     """32 digits of the vendored sample (MNIST test digits 0-299: inside the DAE's training range), measured."""

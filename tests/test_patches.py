@@ -1,0 +1,102 @@
+"""Patch-wise application (ppsolve.patches, paper section 3.4)."""
+import numpy as np
+import pytest
+import torch
+
+from ppsolve.nn.dncnn import DnCNN
+from ppsolve.patches import apply_patchwise, patch_starts, patch_window
+
+
+def _net(channels=1, dilations=(1, 2, 1)):
+    torch.manual_seed(0)
+    net = DnCNN(channels=channels, features=8, dilations=dilations).double().eval()
+    return net
+
+
+def test_starts_cover_and_end_flush():
+    assert patch_starts(100, 64, 16) == [0, 36]
+    assert patch_starts(64, 64, 16) == [0]
+    assert patch_starts(30, 64, 16) == [0]
+    s = patch_starts(200, 64, 16)
+    assert s[0] == 0 and s[-1] == 200 - 64 and all(b - a <= 48 for a, b in zip(s, s[1:]))
+
+
+def test_hann_is_partition_of_unity_on_regular_grid():
+    # tiles at 0, 48, 96 of length 64 on a 160 axis: interior weights add up to exactly 1
+    n, p, o = 160, 64, 16
+    total = np.zeros(n)
+    starts = patch_starts(n, p, o)
+    assert starts == [0, 48, 96]
+    for s in starts:
+        total[s:s + p] += patch_window(p, o, 0, s > 0, s + p < n)
+    np.testing.assert_allclose(total, 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape,image_ndim", [((150, 173), 2), ((2, 150, 173), 2), ((3, 97, 130), 3)])
+def test_stitched_equals_whole_image_for_translation_equivariant_net(shape, image_ndim):
+    channels = 3 if image_ndim == 3 else 1
+    net = _net(channels)
+    r = net.receptive_radius  # 4
+    rng = np.random.default_rng(0)
+    image = rng.random(shape)
+    with torch.no_grad():
+        whole = net(torch.from_numpy(image)).numpy()
+
+    def fn(tiles):
+        with torch.no_grad():
+            return net(torch.from_numpy(tiles)).numpy()
+
+    stitched = apply_patchwise(fn, image, patch=32, overlap=2 * r + 4, margin=r, batch=5, image_ndim=image_ndim)
+    assert stitched.shape == whole.shape
+    # exact everywhere (tiles on the border see the same zero padding); in particular away from the borders
+    np.testing.assert_allclose(stitched, whole, atol=1e-12)
+    # with no margin the blend differs from the whole-image result, but only near interior tile seams
+    blended = apply_patchwise(fn, image, patch=32, overlap=2 * r + 4, margin=0, batch=5, image_ndim=image_ndim)
+    assert np.abs(blended - whole).max() > 1e-6
+    # ... and exact where only one tile has weight (the corner before the second tile starts at 20)
+    np.testing.assert_allclose(blended[..., :16, :16], whole[..., :16, :16],
+                               atol=1e-12)
+
+
+def test_margin_smaller_than_receptive_field_is_not_exact():
+    net = _net(dilations=(1, 3, 3, 1))  # r = 8
+    image = np.random.default_rng(1).random((100, 100))
+    with torch.no_grad():
+        whole = net(torch.from_numpy(image)).numpy()
+        fn = lambda t: net(torch.from_numpy(t)).numpy()  # noqa: E731
+        exact = apply_patchwise(fn, image, patch=40, overlap=20, margin=8)
+        short = apply_patchwise(fn, image, patch=40, overlap=20, margin=2)
+    np.testing.assert_allclose(exact, whole, atol=1e-12)
+    assert np.abs(short - whole).max() > 1e-8
+
+
+def test_torch_in_torch_out_and_flat_window():
+    net = _net()
+    image = torch.rand(1, 70, 90, dtype=torch.float64)
+    with torch.no_grad():
+        out = apply_patchwise(net, image, patch=32, overlap=12, margin=4, batch=3)
+        whole = net(image)
+    assert isinstance(out, torch.Tensor) and out.dtype == image.dtype and out.shape == image.shape
+    torch.testing.assert_close(out, whole, atol=1e-12, rtol=0)
+    # the flat window is a plain average: for the identity it is the identity
+    ident = apply_patchwise(lambda t: t, image, patch=32, overlap=12, window="flat")
+    torch.testing.assert_close(ident, image)
+
+
+def test_small_image_single_tile_and_channel_change():
+    image = np.random.default_rng(2).random((20, 30))
+    out = apply_patchwise(lambda t: np.stack([t, 2 * t], axis=1), image, patch=64, overlap=16)
+    assert out.shape == (2, 20, 30)
+    np.testing.assert_allclose(out[1], 2 * image)
+
+
+def test_bad_arguments():
+    image = np.zeros((100, 100))
+    with pytest.raises(ValueError, match="overlap"):
+        apply_patchwise(lambda t: t, image, patch=32, overlap=32)
+    with pytest.raises(ValueError, match="margin"):
+        apply_patchwise(lambda t: t, image, patch=32, overlap=8, margin=4)
+    with pytest.raises(ValueError, match="window"):
+        apply_patchwise(lambda t: t, image, window="gauss")
+    with pytest.raises(ValueError, match="expected"):
+        apply_patchwise(lambda t: t[..., :-1], image, patch=32, overlap=8)
