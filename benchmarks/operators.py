@@ -25,6 +25,8 @@ def reference(kernel, n, d):
     apply = lambda x: conv(x, H)[..., ::d, ::d]
 
     def adjoint(y):
+        if d == 1:
+            return conv(y, Hc)
         up = np.zeros(y.shape[:-2] + (n, n))
         up[..., ::d, ::d] = y
         return conv(up, Hc)
