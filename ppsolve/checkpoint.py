@@ -34,14 +34,17 @@ import io
 import math
 import os
 import pathlib
+import signal
 import struct
 import tempfile
+import threading
 import zipfile
 
 import numpy as np
 import torch
 
 __all__ = [
+    "DeferredSigint",
     "FORMAT",
     "VERSION",
     "check_compatible",
@@ -313,3 +316,34 @@ def check_compatible(metadata: dict, /, *, rel_tol: float = 1e-9, **expected) ->
                              "it was saved for another use or by an older version")
         if not _equal(_normalise(want), _normalise(found), rel_tol):
             raise ValueError(f"checkpoint incompatible: {name!r} expected {want!r}, found {found!r}")
+
+
+class DeferredSigint:
+    """While active (main thread only), Ctrl-C sets ``requested`` instead of interrupting mid-step; training
+    checks it at step boundaries, saves its checkpoint and raises ``KeyboardInterrupt``, so an interrupted training run always leaves a resumable file. A second Ctrl-C
+    interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+        self._installed = False
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._previous = signal.getsignal(signal.SIGINT)
+                signal.signal(signal.SIGINT, self._handler)
+                self._installed = True
+            except (ValueError, OSError):
+                self._installed = False
+        return self
+
+    def __exit__(self, *exc):
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous if self._previous is not None else signal.SIG_DFL)
+        return False

@@ -42,8 +42,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import signal
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -52,7 +50,7 @@ import numpy as np
 import torch
 
 from .._array import is_numpy, is_torch, namespace, to_numpy
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import DeferredSigint, load_checkpoint, save_checkpoint
 from ..nn.symmetric import ARCHITECTURES, build_symmetric_net
 from ..operators.base import LinearOperator
 from .base import Inverse, check_beta
@@ -101,37 +99,6 @@ def _read(path) -> tuple[dict, dict]:
     if not isinstance(network, dict) or _weights_sha256(network) != metadata.get("weights_sha256"):
         raise ValueError(f"{path}: checkpoint is corrupted or truncated (the weights' sha256 does not match)")
     return metadata, state
-
-
-class _DeferredSigint:
-    """While active (main thread only), Ctrl-C sets ``requested`` instead of interrupting mid-step; training
-    checks it at step boundaries, saves its checkpoint and raises ``KeyboardInterrupt``. A second Ctrl-C
-    interrupts at once."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-        self._installed = False
-
-    def _handler(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            try:
-                self._previous = signal.getsignal(signal.SIGINT)
-                signal.signal(signal.SIGINT, self._handler)
-                self._installed = True
-            except (ValueError, OSError):
-                self._installed = False
-        return self
-
-    def __exit__(self, *exc):
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous if self._previous is not None else signal.SIG_DFL)
-        return False
 
 
 def _impulse(A: LinearOperator):
@@ -424,7 +391,7 @@ class LearnedInverse(Inverse):
         net.requires_grad_(True)
         net.train()
         try:
-            with _DeferredSigint() as sigint:
+            with DeferredSigint() as sigint:
                 for step in range(start, n_steps):
                     for group in optimizer.param_groups:
                         group["lr"] = config["lr"] * ratio ** (step / max(1, n_steps - 1))
