@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -37,12 +36,13 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
     p.add_argument("--cache", type=Path, default=Path("results/checkpoints"),
                    help="where learned inverses not shipped with the package are trained and cached")
-    p.add_argument("--threads", type=int, default=None, help="threads for NumPy/SciPy/torch (default: all)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: these small problems are latency-bound, and SciPy's FFTs use one "
+                        "worker too, so every backend is timed with the same thread count)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=_compare)
     args = parser.parse_args(argv)
     if getattr(args, "threads", None):
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import torch
 
         torch.set_num_threads(args.threads)

@@ -49,23 +49,20 @@ def _operator(size: int):
 
 def learned_inverse(A, beta: float, architecture: str = "linear", cache_dir: Path | None = None, progress=True):
     """The learned inverse for the synthetic problem's operator ``A`` and ``beta``: a checkpoint shipped with
-    the package (``ppsolve/zoo``), else one cached in ``cache_dir``, else trained now at ``TRAIN_SIZE`` (and
-    cached). Larger operators reuse the 64 x 64 network (``LearnedInverse.load(..., allow_resize=True)``)."""
+    the package (``ppsolve/zoo``), else one trained at ``TRAIN_SIZE`` into ``cache_dir`` (resumed if
+    interrupted, reused once finished). Larger operators reuse the 64 x 64 network
+    (``LearnedInverse.load(..., allow_resize=True)``)."""
     from .inverses.learned import LearnedInverse
 
     name = f"learned-inverse-sr4-gauss9s2-{architecture}-beta{beta:g}.pt"
-    shipped = resources.files("ppsolve") / "zoo" / name
-    candidates = [Path(str(shipped))]
-    if cache_dir is not None:
-        candidates.append(Path(cache_dir) / name)
-    for path in candidates:
-        if path.is_file():
-            return LearnedInverse.load(path, A=A, beta=beta, allow_resize=True), path
+    shipped = Path(str(resources.files("ppsolve") / "zoo" / name))
+    if shipped.is_file():
+        return LearnedInverse.load(shipped, A=A, beta=beta, allow_resize=True), shipped
     if cache_dir is None:
         raise FileNotFoundError(f"no shipped checkpoint {name} and no cache_dir to train one into")
     path = Path(cache_dir) / name
-    small = _operator(TRAIN_SIZE)
-    LearnedInverse.train(small, beta, architecture, checkpoint=path, progress=progress)
+    # train() returns at once for a finished checkpoint and resumes an interrupted one
+    LearnedInverse.train(_operator(TRAIN_SIZE), beta, architecture, checkpoint=path, progress=progress)
     return LearnedInverse.load(path, A=A, beta=beta, allow_resize=True), path
 
 
