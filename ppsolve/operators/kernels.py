@@ -41,7 +41,7 @@ def motion_kernel(length: float, angle: float, size=None, samples: int = 10001) 
 
     The segment spans ``[-length / 2, length / 2]`` around the centre; splat weights falling outside the
     kernel are dropped. ``size`` defaults to the smallest odd integer >= ``length``.
-    ``motion_kernel(9, 30, 9)`` is the kernel of ``shared/data/kernels/motion9_30deg.txt`` used by the
+    ``motion_kernel(9, 30, 9)`` is the kernel of the data folder's ``kernels/motion9_30deg.txt`` used by the
     deblurring benchmarks.
     """
     if not np.isfinite(length) or length <= 0 or not np.isfinite(angle):

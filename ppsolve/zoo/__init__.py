@@ -56,7 +56,7 @@ REGISTRY: dict[str, dict] = {
         "image_shape": [28, 28],
         "data": "MNIST test file (t10k): digits 0-6999 trained on, 7000-7999 validation; 8000-9999 held out "
                 "(never trained, tuned or validated on); pixels / 255",
-        "training_command": "python -m ppsolve.train mnist-dae --data ../shared/data/mnist",
+        "training_command": "python -m ppsolve.train mnist-dae --data DATA/mnist  (DATA: the project's image-set folder)",
         "training_cpu_time": "11.5 minutes on the 2-core development CPU (40 epochs of 110 steps, batch 64, "
                              "Gaussian noise of sigma uniform in [0, 0.5] per digit)",
         "denoising_validation": "digits 7000-7999 with noise sigma uniform in [0, 0.5]: PSNR 14.89 dB noisy -> "
