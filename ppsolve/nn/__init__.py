@@ -2,9 +2,10 @@
 from .cpsdae import CPSDAE, SameConv2d
 from .dae import DAE
 from .discriminator import Discriminator, FeatureComparator
+from .dncnn import DnCNN, SigmaDnCNN
 from .symmetric import LinearSymmetricNet, PaperSymmetricNet, build_symmetric_net
 
 __all__ = [
-    "CPSDAE", "DAE", "Discriminator", "FeatureComparator", "SameConv2d",
+    "CPSDAE", "DAE", "Discriminator", "DnCNN", "FeatureComparator", "SameConv2d", "SigmaDnCNN",
     "LinearSymmetricNet", "PaperSymmetricNet", "build_symmetric_net",
 ]

@@ -1,0 +1,175 @@
+r"""A small residual convolutional denoiser for natural images (DnCNN / IRCNN style), the ``natural-gray`` prior.
+
+``x_hat = v - f(v)``: a stack of 3 x 3 convolutions (ReLU between them, no batch normalisation, so the
+network is the same map in training and evaluation and is exactly translation-equivariant away from the
+borders) predicts the noise ``v - x``, as in DnCNN (Zhang et al., TIP 2017). Dilated convolutions
+(IRCNN, Zhang et al., CVPR 2017: dilations 1, 2, 3, 4, 3, 2, 1) give a receptive field of 33 x 33 with only
+seven layers, which is what a 2-core CPU can train in minutes and run inside ADMM in seconds.
+
+The network is *blind*: it is trained on a range of noise levels (``ppsolve.train`` recipe
+``natural-gray``) and has no noise-level input, so as ADMM's proximal operator (``DenoiserProx``) it
+ignores ``tau = lam / (2 beta)``; the strength of the prior follows the noise actually present in ADMM's
+``v = z - u / (2 beta)``, and ``beta`` sets how much of it there is (see ``benchmarks/deblur_bsd68.py``).
+
+Zero padding keeps the output the size of the input; the receptive-field radius ``receptive_radius``
+(16 for the default dilations) is how far from the border the output differs from that of the network run
+on a larger image (used by ``ppsolve.patches``).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["DnCNN", "SigmaDnCNN", "fit_sigma_conditional"]
+
+
+class DnCNN(nn.Module):
+    """Residual denoiser ``forward(v) = v - f(v)`` for ``(*batch, H, W)`` (grey, ``channels=1``) or
+    ``(*batch, C, H, W)`` images; the output has the input's shape.
+
+    Parameters
+    ----------
+    channels : image channels (1: grey, inputs may omit the channel axis).
+    features : width of the hidden layers.
+    dilations : one 3 x 3 convolution per entry, with that dilation (padding = dilation). Default: IRCNN's
+        ``(1, 2, 3, 4, 3, 2, 1)``.
+    """
+
+    def __init__(self, channels: int = 1, features: int = 32, dilations=(1, 2, 3, 4, 3, 2, 1)):
+        super().__init__()
+        dilations = tuple(int(d) for d in dilations)
+        if len(dilations) < 2 or any(d < 1 for d in dilations):
+            raise ValueError(f"DnCNN: need at least two dilations >= 1, got {dilations}")
+        self.channels, self.features, self.dilations = int(channels), int(features), dilations
+        layers = []
+        widths = [self.channels] + [self.features] * (len(dilations) - 1) + [self.channels]
+        for i, d in enumerate(dilations):
+            layers.append(nn.Conv2d(widths[i], widths[i + 1], 3, padding=d, dilation=d, bias=True))
+            if i < len(dilations) - 1:
+                layers.append(nn.ReLU(inplace=True))
+        self.body = nn.Sequential(*layers)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """He (Kaiming) normal initialisation for the ReLU layers, zero biases, a small last layer (the
+        residual starts near 0: the network starts as the identity). PyTorch's default initialisation
+        shrinks the signal about 6x in variance per layer, so a plain 7-layer ReLU stack starts with
+        vanishing gradients and trains many times slower."""
+        convs = [m for m in self.body if isinstance(m, nn.Conv2d)]
+        for conv in convs[:-1]:
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
+        nn.init.normal_(convs[-1].weight, std=1e-3)
+        nn.init.zeros_(convs[-1].bias)
+
+    def config(self) -> dict:
+        return {"channels": self.channels, "features": self.features, "dilations": list(self.dilations)}
+
+    @property
+    def receptive_radius(self) -> int:
+        """Half-width of the receptive field: output pixel p depends on inputs within this distance."""
+        return sum(self.dilations)
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        shape = v.shape
+        if self.channels == 1 and (v.ndim < 3 or v.shape[-3] != 1):
+            t = v.reshape((-1, 1) + tuple(shape[-2:]))
+        else:
+            if v.ndim < 3 or v.shape[-3] != self.channels:
+                raise ValueError(f"DnCNN: expected (..., {self.channels}, H, W), got {tuple(shape)}")
+            t = v.reshape((-1, self.channels) + tuple(shape[-2:]))
+        return (t - self.body(t)).reshape(shape)
+
+
+class SigmaDnCNN(DnCNN):
+    """The noise-level-conditional variant (FFDNet-style input): ``forward(v, sigma)`` gets the noise
+    standard deviation ``sigma`` (a float, or one value per image) as an extra constant input channel, so
+    one network denoises at any requested strength. As ADMM's proximal operator use
+    ``DenoiserProx(model, sigma_of_tau=...)``: the x-step ``prox_{tau R}`` is a Gaussian denoising at
+    ``sigma = sqrt(tau)``, ``tau = lam / (2 beta)`` (MAP argument in ``ppsolve.prox.learned``), so ``lam``
+    sets the prior's strength and ``beta`` the splitting."""
+
+    def __init__(self, channels: int = 1, features: int = 32, dilations=(1, 2, 3, 4, 3, 2, 1)):
+        super().__init__(channels, features, dilations)
+        first = self.body[0]
+        self.body[0] = nn.Conv2d(self.channels + 1, first.out_channels, 3, padding=first.padding,
+                                 dilation=first.dilation, bias=True)
+        self.reset_parameters()
+
+    def forward(self, v: torch.Tensor, sigma) -> torch.Tensor:
+        shape = v.shape
+        c = self.channels
+        if c == 1 and (v.ndim < 3 or v.shape[-3] != 1):
+            t = v.reshape((-1, 1) + tuple(shape[-2:]))
+        else:
+            t = v.reshape((-1, c) + tuple(shape[-2:]))
+        s = torch.as_tensor(sigma, dtype=t.dtype, device=t.device).reshape(-1)
+        if s.numel() == 1:
+            s = s.expand(t.shape[0])
+        smap = s.reshape(-1, 1, 1, 1).expand(t.shape[0], 1, *t.shape[-2:])
+        return (t - self.body(torch.cat([t, smap], dim=1))).reshape(shape)
+
+
+def fit_sigma_conditional(model: SigmaDnCNN, sampler, *, steps: int, batch_size: int = 32, noise=(0.0, 0.1),
+                          lr: float = 1e-3, lr_final: float = 1e-4, seed: int = 0, checkpoint=None,
+                          checkpoint_every: int = 50, log=print, metadata: dict | None = None) -> dict:
+    """Train ``model(v, sigma)`` on ``v = x + sigma n``, ``sigma ~ U(noise)`` per crop, ``x`` from
+    ``sampler(batch_size, rng)`` (NumPy ``Generator``), l2 loss, Adam with the learning rate decaying
+    geometrically ``lr -> lr_final``. Resumable: with ``checkpoint`` the weights, optimiser, step and RNG
+    states are saved every ``checkpoint_every`` steps and at the end (``ppsolve.checkpoint``, kind
+    ``"denoiser"``, loadable by ``ppsolve.train.load_denoiser``); a later call continues from there."""
+    import time as _time
+
+    import numpy as np
+
+    from ..checkpoint import load_checkpoint, save_checkpoint
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    step, losses, seconds = 0, [], 0.0
+    meta = {"kind": "denoiser", "model": {"class": type(model).__name__, "module": type(model).__module__,
+                                          "config": model.config()},
+            "hyper": {"noise": list(noise), "lr": lr, "lr_final": lr_final, "batch_size": batch_size,
+                      "steps": steps, "seed": seed, "loss": "l2", "sigma_conditional": True},
+            **(metadata or {})}
+    if checkpoint is not None and __import__("os").path.exists(checkpoint):
+        blob = load_checkpoint(checkpoint, expect_kind="denoiser")
+        st = blob["state"]
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        step, losses, seconds = st["step"], list(st["losses"]), st["seconds"]
+        rng.bit_generator.state = st["rng"]
+        gen.set_state(st["gen"])
+
+    def save():
+        if checkpoint is None:
+            return
+        meta["progress"] = {"global_step": step, "complete": step >= steps, "seconds": seconds}
+        meta["figures"] = {"loss_every_50": [float(np.mean(losses[i:i + 50])) for i in range(0, len(losses), 50)]}
+        save_checkpoint(checkpoint, {"metadata": meta, "state": {
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "losses": losses,
+            "seconds": seconds, "rng": rng.bit_generator.state, "gen": gen.get_state()}})
+
+    model.train()
+    lo, hi = noise
+    while step < steps:
+        t0 = _time.perf_counter()
+        for g in opt.param_groups:
+            g["lr"] = lr * (lr_final / lr) ** (step / max(steps - 1, 1))
+        x = torch.from_numpy(np.asarray(sampler(batch_size, rng), dtype=np.float32))
+        sig = lo + (hi - lo) * torch.rand(x.shape[0], generator=gen)
+        v = x + sig.reshape(-1, *([1] * (x.ndim - 1))) * torch.randn(x.shape, generator=gen)
+        loss = torch.mean((model(v, sig) - x) ** 2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        step += 1
+        seconds += _time.perf_counter() - t0
+        if step % checkpoint_every == 0 or step == steps:
+            save()
+            if log:
+                log(f"step {step}/{steps}: loss {np.mean(losses[-checkpoint_every:]):.5f} ({seconds:.0f} s)")
+    model.eval()
+    return meta

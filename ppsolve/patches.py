@@ -1,0 +1,179 @@
+r"""Applying an image-to-image map to a large image patch by patch (paper section 3.4).
+
+A network trained on ``64 x 64`` images is applied to a larger image by cutting it into overlapping
+``patch x patch`` tiles, running the network on batches of tiles, and averaging the overlapping outputs
+with weights:
+
+.. code-block:: text
+
+    out[p] = sum_t w_t(p) fn(tile_t)[p] / sum_t w_t(p)
+
+Tile starts along each axis are ``0, s, 2 s, ...`` with the stride ``s = patch - overlap``, plus a last tile
+flush with the far border (so every pixel is covered and no tile is padded). The 1-D weight of a tile along
+an axis is
+
+* ``window="flat"``: 1 everywhere (plain averaging);
+* ``window="hann"`` (default): on each side of the tile that lies *inside* the image, first ``margin`` zeros,
+  then a raised-cosine (half-Hann) ramp ``sin^2`` over the remaining ``overlap - 2 margin`` pixels, then 1;
+  sides on the image border are not tapered. With the regular stride the rising ramp of one tile and the
+  falling ramp of its neighbour are ``sin^2`` and ``cos^2`` of the same angle, so they add up to 1 (a
+  partition of unity); the normalisation by ``sum_t w_t`` takes care of the last, shifted tile.
+
+The 2-D weight is the outer product. **Exactness**: if ``fn`` is translation-equivariant with receptive
+radius ``r`` (output pixel ``p`` depends only on inputs within distance ``r``; a convolutional network
+without strides or global pooling, with zero padding) then ``fn(tile)`` equals the whole-image output at
+every tile pixel that is at least ``r`` from the tile's *interior* sides (its sides on the image border see
+the same zero padding as the whole image). With ``margin >= r`` (and ``overlap >= 2 margin + 1``) only such
+pixels get non-zero weight, so the stitched result equals ``fn(image)`` everywhere up to rounding
+(tested in ``tests/test_patches.py``). With ``margin = 0`` (the default) it is a smooth blend whose error is
+confined to the overlaps.
+
+Memory: only ``batch`` tiles (and their outputs) exist at a time, plus two accumulators the size of the
+output, whatever the image size.
+
+Arrays: NumPy in gives NumPy out, a torch tensor gives a tensor (same device and dtype); ``fn`` receives
+tiles of the input's kind. The last ``image_ndim`` axes (2: ``(H, W)``, 3: ``(C, H, W)``) are one image,
+leading axes a batch: ``fn`` is called on arrays ``(n, *image_shape_of_tile)`` (``n <= batch``) and must
+return ``(n, *out_lead, h, w)`` with the tile's spatial size (``out_lead`` may differ from the input's
+channel axes, e.g. colorisation).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._array import check_array, is_torch
+
+__all__ = ["apply_patchwise", "patch_starts", "patch_window"]
+
+WINDOWS = ("hann", "flat")
+
+
+def patch_starts(n: int, patch: int, overlap: int) -> list[int]:
+    """Starts of the tiles along an axis of length ``n``: ``0, s, 2 s, ...`` (``s = patch - overlap``)
+    with a last tile ending at ``n``; ``[0]`` when ``patch >= n``."""
+    if patch >= n:
+        return [0]
+    stride = patch - overlap
+    starts = list(range(0, n - patch + 1, stride))
+    if starts[-1] != n - patch:
+        starts.append(n - patch)
+    return starts
+
+
+def patch_window(length: int, overlap: int, margin: int, taper_start: bool, taper_end: bool,
+                 window: str = "hann") -> np.ndarray:
+    """The 1-D weight of one tile (see the module docstring), float64, length ``length``."""
+    w = np.ones(length)
+    if window == "flat":
+        return w
+    ramp_len = overlap - 2 * margin
+    i = np.arange(ramp_len)
+    ramp = np.sin(0.5 * math.pi * (i + 0.5) / ramp_len) ** 2 if ramp_len > 0 else np.zeros(0)
+    if taper_start:
+        w[:margin] = 0.0
+        w[margin:margin + ramp_len] = ramp
+    if taper_end:
+        w[length - margin:] = 0.0
+        w[length - margin - ramp_len:length - margin] *= ramp[::-1]
+    return w
+
+
+def _check_int(value, what, low):
+    if isinstance(value, bool) or int(value) != value or value < low:
+        raise ValueError(f"apply_patchwise: {what} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
+def apply_patchwise(fn, image, patch: int = 64, overlap: int = 16, batch: int = 16, window: str = "hann",
+                    margin: int = 0, image_ndim: int = 2):
+    """``fn`` applied to ``image`` through overlapping ``patch x patch`` tiles averaged with weights (see the
+    module docstring).
+
+    Parameters
+    ----------
+    fn : ``fn(tiles) -> outputs`` on a stack ``(n, *image_shape_of_tile)``, returning ``(n, *out_lead, h, w)``.
+    image : NumPy or torch array ``(..., H, W)`` (``image_ndim=2``) or ``(..., C, H, W)`` (``image_ndim=3``).
+    patch : tile size (an int, or ``(ph, pw)``); an image smaller than it along an axis gets one tile of the
+        image's size on that axis. ``overlap``: pixels shared by neighbouring tiles (``0 <= overlap < patch``).
+    batch : tiles per call of ``fn`` (bounds the memory).
+    window : ``"hann"`` (tapered, default) or ``"flat"`` (plain average).
+    margin : pixels at each interior tile side given weight 0 (``"hann"`` only); ``margin >= r`` makes the
+        result exact for a translation-equivariant ``fn`` of receptive radius ``r``. Needs
+        ``overlap >= 2 margin + 1``.
+    image_ndim : 2 or 3: how many trailing axes make one image.
+    """
+    check_array(image, "apply_patchwise image")
+    if window not in WINDOWS:
+        raise ValueError(f"apply_patchwise: window must be one of {WINDOWS}, got {window!r}")
+    if image_ndim not in (2, 3):
+        raise ValueError(f"apply_patchwise: image_ndim must be 2 or 3, got {image_ndim!r}")
+    if image.ndim < image_ndim:
+        raise ValueError(f"apply_patchwise: an image of {image_ndim} axes needs an array of at least that many, "
+                         f"got shape {tuple(image.shape)}")
+    ph, pw = (patch, patch) if np.isscalar(patch) else tuple(patch)
+    ph, pw = _check_int(ph, "patch", 1), _check_int(pw, "patch", 1)
+    overlap = _check_int(overlap, "overlap", 0)
+    margin = _check_int(margin, "margin", 0)
+    batch = _check_int(batch, "batch", 1)
+    H, W = int(image.shape[-2]), int(image.shape[-1])
+    ph, pw = min(ph, H), min(pw, W)
+    for p, n in ((ph, H), (pw, W)):
+        if p < n and overlap >= p:
+            raise ValueError(f"apply_patchwise: overlap {overlap} must be smaller than the patch {p}")
+        if p < n and window == "hann" and overlap < 2 * margin + 1:
+            raise ValueError(f"apply_patchwise: margin {margin} needs overlap >= 2 margin + 1 = {2 * margin + 1}, "
+                             f"got {overlap}")
+
+    lead = tuple(image.shape[: image.ndim - image_ndim])
+    core = tuple(image.shape[image.ndim - image_ndim:])
+    flat = image.reshape((-1,) + core)
+    rows, cols = patch_starts(H, ph, overlap), patch_starts(W, pw, overlap)
+    wr = {r: patch_window(ph, overlap, margin, r > 0, r + ph < H, window) for r in rows}
+    wc = {c: patch_window(pw, overlap, margin, c > 0, c + pw < W, window) for c in cols}
+    jobs = [(b, r, c) for b in range(flat.shape[0]) for r in rows for c in cols]
+
+    torch_mode = is_torch(image)
+    if torch_mode:
+        import torch
+
+        def stack(items):
+            return torch.stack(items)
+
+        def as_weight(w):
+            return torch.as_tensor(w, device=image.device, dtype=image.dtype)
+    else:
+        def stack(items):
+            return np.stack(items)
+
+        def as_weight(w):
+            return w.astype(image.dtype, copy=False)
+
+    num = None
+    den = np.zeros((H, W))
+    for r in rows:
+        for c in cols:
+            den[r:r + ph, c:c + pw] += np.outer(wr[r], wc[c])
+    if np.any(den <= 0):
+        raise ValueError("apply_patchwise: some pixels get no weight (increase overlap or reduce margin)")
+    for start in range(0, len(jobs), batch):
+        chunk = jobs[start:start + batch]
+        tiles = stack([flat[b, ..., r:r + ph, c:c + pw] for b, r, c in chunk])
+        out = fn(tiles)
+        if torch_mode != is_torch(out):
+            raise TypeError(f"apply_patchwise: fn returned a {type(out).__module__} array for "
+                            f"{type(image).__module__} tiles")
+        if out.shape[0] != len(chunk) or tuple(out.shape[-2:]) != (ph, pw):
+            raise ValueError(f"apply_patchwise: fn mapped tiles {tuple(tiles.shape)} to {tuple(out.shape)}; "
+                             f"expected ({len(chunk)}, ..., {ph}, {pw})")
+        if num is None:
+            out_lead = tuple(out.shape[1:-2])
+            if torch_mode:
+                num = torch.zeros((flat.shape[0],) + out_lead + (H, W), dtype=out.dtype, device=out.device)
+            else:
+                num = np.zeros((flat.shape[0],) + out_lead + (H, W), dtype=out.dtype)
+        for k, (b, r, c) in enumerate(chunk):
+            num[b, ..., r:r + ph, c:c + pw] += out[k] * as_weight(np.outer(wr[r], wc[c]))
+    result = num / as_weight(den).to(num.dtype) if torch_mode else num / den.astype(num.dtype)
+    return result.reshape(lead + tuple(result.shape[1:]))
