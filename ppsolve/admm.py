@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, fields
 import array_api_compat
 
 from ._array import check_array, is_torch, namespace
+from ._validate import real_number
 from .inverses import make_inverse
 from .inverses.base import Inverse, check_beta
 from .operators.base import LinearOperator
@@ -44,13 +45,7 @@ def _fmt(shape) -> str:
 def _check_lam(lam) -> float:
     if lam is None:
         raise TypeError("ADMM: lam (the regularisation weight in ||y - A x||^2 + lam R(x)) is required")
-    try:
-        value = float(lam)
-    except (TypeError, ValueError):
-        raise TypeError(f"lam: expected a number >= 0, got {lam!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"lam: expected a finite number >= 0, got {lam!r}")
-    return value
+    return real_number(lam, "lam")
 
 
 def _sync(a) -> None:

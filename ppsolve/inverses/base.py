@@ -10,27 +10,19 @@ for ``b`` of shape ``(*batch, *A.in_shape)`` (NumPy or torch), whatever its meth
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
 from .._array import check_array, namespace
+from .._validate import real_number
 from ..operators.base import LinearOperator
 
 __all__ = ["Inverse", "SolveReport", "check_beta", "relative_residual"]
 
 
 def check_beta(beta) -> float:
-    """``beta`` as a float, or a ``ValueError`` unless it is finite and > 0."""
-    if isinstance(beta, bool):
-        raise TypeError(f"beta: expected a positive number, got {beta!r}")
-    try:
-        value = float(beta)
-    except (TypeError, ValueError):
-        raise TypeError(f"beta: expected a positive number, got {beta!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"beta: expected a finite number > 0, got {beta!r}")
-    return value
+    """``beta`` as a float, or an error unless it is a finite number > 0."""
+    return real_number(beta, "beta", positive=True)
 
 
 def relative_residual(A: LinearOperator, beta: float, z, b) -> float:

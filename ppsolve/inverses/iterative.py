@@ -18,6 +18,7 @@ import math
 import numbers
 
 from .._array import namespace
+from .._validate import real_number
 from ..operators.base import LinearOperator
 from .base import Inverse
 
@@ -31,13 +32,7 @@ def _check_count(value, what: str) -> int:
 
 
 def _check_tol(value) -> float:
-    try:
-        tol = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"tol: expected a number >= 0, got {value!r}") from None
-    if not math.isfinite(tol) or tol < 0:
-        raise ValueError(f"tol: expected a finite number >= 0, got {value!r}")
-    return tol
+    return real_number(value, "tol")
 
 
 class _Iterative(Inverse):

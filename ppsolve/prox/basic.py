@@ -22,19 +22,14 @@ import math
 import numpy as np
 
 from .._array import check_array, is_numpy, is_torch, namespace
+from .._validate import real_number
 
 __all__ = ["L2", "TV", "Box", "CallableProx", "Proximal", "SoftThreshold", "as_prox", "check_tau"]
 
 
 def check_tau(tau) -> float:
     """``tau`` as a float, or an error unless it is a finite number >= 0."""
-    try:
-        value = float(tau)
-    except (TypeError, ValueError):
-        raise TypeError(f"tau: expected a number >= 0, got {tau!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"tau: expected a finite number >= 0, got {tau!r}")
-    return value
+    return real_number(tau, "tau")
 
 
 def _sum(xp, a) -> float:
