@@ -57,3 +57,16 @@ def check_operator(A, rng=None, batch=(), torch_ok=True):
     for t in (torch.tensor(x32), torch.tensor(y32)):
         op = A if tuple(t.shape[len(batch):]) == A.in_shape else A.T
         assert (op @ t).dtype == torch.float32
+
+
+def dense_solve(A, beta, b):
+    """Reference: numpy.linalg.solve with the matrix of A^T A + beta I (float64)."""
+    M = A.to_dense()
+    n = M.shape[1]
+    rhs = np.asarray(b, dtype=np.float64).reshape(-1, n)
+    return np.linalg.solve(M.T @ M + beta * np.eye(n), rhs.T).T.reshape(np.shape(b))
+
+
+def rel(a, b):
+    """||a - b|| / ||b|| in float64."""
+    return float(np.linalg.norm(np.asarray(a, dtype=np.float64) - b) / np.linalg.norm(b))

@@ -8,6 +8,7 @@ import zlib
 import numpy as np
 import pytest
 import torch
+from helpers import dense_solve, rel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,18 +43,6 @@ CASES = {
     "identity": lambda rng: Identity((6, 5)),
     "downsample_only": lambda rng: Downsample(2, (8, 6), offset=(1, 0)),
 }
-
-
-def dense_solve(A, beta, b):
-    """Reference: numpy.linalg.solve with the matrix of A^T A + beta I (float64)."""
-    M = A.to_dense()
-    n = M.shape[1]
-    rhs = np.asarray(b, dtype=np.float64).reshape(-1, n)
-    return np.linalg.solve(M.T @ M + beta * np.eye(n), rhs.T).T.reshape(np.shape(b))
-
-
-def rel(a, b):
-    return float(np.linalg.norm(np.asarray(a, dtype=np.float64) - b) / np.linalg.norm(b))
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import dense_solve, rel
 
 from ppsolve import inverses
 from ppsolve._array import Constant
@@ -48,18 +49,6 @@ CASES = {
     "differences": lambda rng: FiniteDifference((7, 6)),
 }
 BETA = 0.2
-
-
-def dense_solve(A, beta, b):
-    """Reference: numpy.linalg.solve with the matrix of A^T A + beta I (float64)."""
-    M = A.to_dense()
-    n = M.shape[1]
-    rhs = np.asarray(b, dtype=np.float64).reshape(-1, n)
-    return np.linalg.solve(M.T @ M + beta * np.eye(n), rhs.T).T.reshape(np.shape(b))
-
-
-def rel(a, b):
-    return float(np.linalg.norm(np.asarray(a, dtype=np.float64) - b) / np.linalg.norm(b))
 
 
 def as_backend(x, backend, dtype):

@@ -14,6 +14,7 @@ import scipy.sparse.linalg
 
 from .._array import is_numpy
 from .base import LinearOperator, as_shape
+from .matrix import flat_shapes
 
 __all__ = ["to_scipy", "to_pylops", "from_scipy", "from_pylops", "ExternalOperator"]
 
@@ -150,19 +151,7 @@ class ExternalOperator(LinearOperator):
         dtype = getattr(op, "dtype", None)
         if dtype is not None and np.issubdtype(np.dtype(dtype), np.complexfloating):
             raise TypeError(f"from_{source}: expected a real operator, got dtype {np.dtype(dtype)}")
-        m, n = (int(s) for s in shape)
-        in_shape = (n,) if in_shape is None else as_shape(in_shape, f"from_{source} in_shape")
-        out_shape = (m,) if out_shape is None else as_shape(out_shape, f"from_{source} out_shape")
-        if math.prod(in_shape) != n:
-            raise ValueError(
-                f"from_{source}: in_shape {in_shape} has {math.prod(in_shape)} entries but the operator of shape "
-                f"{(m, n)} takes vectors of size {n}"
-            )
-        if math.prod(out_shape) != m:
-            raise ValueError(
-                f"from_{source}: out_shape {out_shape} has {math.prod(out_shape)} entries but the operator of "
-                f"shape {(m, n)} gives vectors of size {m}"
-            )
+        in_shape, out_shape = flat_shapes(shape, in_shape, out_shape, f"from_{source}")
         super().__init__(in_shape, out_shape)
         self.op = op
         self.source = source

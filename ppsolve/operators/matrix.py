@@ -48,6 +48,21 @@ def _check_matrix(matrix):
     return matrix, sparse
 
 
+def flat_shapes(shape, in_shape, out_shape, who: str) -> tuple:
+    """Image shapes for an operator on flattened vectors of ``shape = (m, n)``: ``(n,)`` and ``(m,)`` by default;
+    given ones must hold ``n`` and ``m`` entries (``ValueError`` naming both otherwise)."""
+    m, n = (int(s) for s in shape)
+    in_shape = (n,) if in_shape is None else as_shape(in_shape, f"{who} in_shape")
+    out_shape = (m,) if out_shape is None else as_shape(out_shape, f"{who} out_shape")
+    for what, image, size in (("in_shape", in_shape, n), ("out_shape", out_shape, m)):
+        if math.prod(image) != size:
+            raise ValueError(
+                f"{who}: {what} {image} has {math.prod(image)} entries but the {m} x {n} operator "
+                f"{'takes' if what == 'in_shape' else 'gives'} vectors of size {size}"
+            )
+    return in_shape, out_shape
+
+
 class MatrixOperator(LinearOperator):
     r"""``A x = M vec(x)`` for an explicit real ``(m, n)`` matrix ``M``, on C-order flattened images.
 
@@ -69,19 +84,7 @@ class MatrixOperator(LinearOperator):
 
     def __init__(self, matrix, in_shape=None, out_shape=None):
         matrix, sparse = _check_matrix(matrix)
-        m, n = matrix.shape
-        in_shape = (n,) if in_shape is None else as_shape(in_shape, "MatrixOperator in_shape")
-        out_shape = (m,) if out_shape is None else as_shape(out_shape, "MatrixOperator out_shape")
-        if math.prod(in_shape) != n:
-            raise ValueError(
-                f"MatrixOperator: in_shape {in_shape} has {math.prod(in_shape)} entries but the {m} x {n} matrix "
-                f"has {n} columns"
-            )
-        if math.prod(out_shape) != m:
-            raise ValueError(
-                f"MatrixOperator: out_shape {out_shape} has {math.prod(out_shape)} entries but the {m} x {n} "
-                f"matrix has {m} rows"
-            )
+        in_shape, out_shape = flat_shapes(matrix.shape, in_shape, out_shape, "MatrixOperator")
         super().__init__(in_shape, out_shape)
         self.matrix = matrix
         self.sparse = sparse
