@@ -199,49 +199,40 @@ class ConjugateGradient(_Iterative):
         xp = namespace(b)
         ndim = len(self.A.in_shape)
         bnorm = _safe(xp.sqrt(self._dot(b, b, ndim)))
-        if x0 is None:
-            z, r = xp.zeros_like(b), b
-        else:
-            z, r = x0, b - self._normal(x0)
-        p = r
-        rr = self._dot(r, r, ndim)
-        relative = xp.sqrt(rr) / bnorm
-        k = 0
-        while True:
-            if self._record(k, relative):
-                self.last_converged = True
-                break
-            if k >= self.maxiter:
-                break
-            k += 1
-            active = relative > self.tol
-            q = self._normal(p)
-            pq = self._dot(p, q, ndim)
-            alpha = _per_item(xp.where(active & (pq > 0), rr / _safe(pq), xp.zeros_like(pq)), ndim)
-            z = z + alpha * p
-            r = r - alpha * q
-            rr_new = self._dot(r, r, ndim)
-            p = r + _per_item(rr_new / _safe(rr), ndim) * p
-            rr = rr_new
-            relative = xp.sqrt(rr) / bnorm
-        return z, k
+        z, r = (xp.zeros_like(b), b) if x0 is None else (x0, b - self._normal(x0))
+        return self._iterate(z, r, self._normal, None, lambda r: xp.sqrt(self._dot(r, r, ndim)) / bnorm, ndim)
 
     def _pcg(self, b, x0):
         xp = namespace(b)
-        A, beta, M = self.A, self.beta, self.preconditioner
+        A, beta = self.A, self.beta
         ndim, mdim = len(A.in_shape), len(A.out_shape)
         scale = beta * _safe(xp.sqrt(self._dot(b, b, ndim)))
         rhs = A._apply(b)
+
+        def small(w):  # (beta I + A A^T) w
+            return beta * w + A._apply(A._adjoint(w))
+
+        def relative(r):  # A^T r = -beta ((A^T A + beta I) z - b) for z = (b - A^T w) / beta
+            full = A._adjoint(r)
+            return xp.sqrt(self._dot(full, full, ndim)) / scale
+
         if x0 is None:
             w, r = xp.zeros_like(rhs), rhs
         else:
             w = A._apply(x0)
-            r = rhs - beta * w - A._apply(A._adjoint(w))
-        full = A._adjoint(r)  # = -beta ((A^T A + beta I) z - b) for z = (b - A^T w) / beta
-        relative = xp.sqrt(self._dot(full, full, ndim)) / scale
-        y = M(r)
+            r = rhs - small(w)
+        w, k = self._iterate(w, r, small, self.preconditioner, relative, mdim)
+        return (b - A._adjoint(w)) / beta, k
+
+    def _iterate(self, x, r, apply, precondition, relative_of, ndim):
+        """Batched (preconditioned) conjugate gradients for ``apply(x) = rhs`` from ``x`` with residual ``r``;
+        ``precondition`` None is the identity; stops when ``relative_of(r) <= tol`` for every item, or after
+        ``maxiter`` iterations. Returns ``(x, iterations)``."""
+        xp = namespace(r)
+        y = r if precondition is None else precondition(r)
         p = y
-        ry = self._dot(r, y, mdim)
+        ry = self._dot(r, y, ndim)
+        relative = relative_of(r)
         k = 0
         while True:
             if self._record(k, relative):
@@ -251,16 +242,14 @@ class ConjugateGradient(_Iterative):
                 break
             k += 1
             active = relative > self.tol
-            q = beta * p + A._apply(A._adjoint(p))
-            pq = self._dot(p, q, mdim)
-            alpha = _per_item(xp.where(active & (pq > 0), ry / _safe(pq), xp.zeros_like(pq)), mdim)
-            w = w + alpha * p
+            q = apply(p)
+            pq = self._dot(p, q, ndim)
+            alpha = _per_item(xp.where(active & (pq > 0), ry / _safe(pq), xp.zeros_like(pq)), ndim)
+            x = x + alpha * p
             r = r - alpha * q
-            full = A._adjoint(r)
-            relative = xp.sqrt(self._dot(full, full, ndim)) / scale
-            y = M(r)
-            ry_new = self._dot(r, y, mdim)
-            p = y + _per_item(ry_new / _safe(ry), mdim) * p
+            relative = relative_of(r)
+            y = r if precondition is None else precondition(r)
+            ry_new = self._dot(r, y, ndim)
+            p = y + _per_item(ry_new / _safe(ry), ndim) * p
             ry = ry_new
-        z = (b - A._adjoint(w)) / beta
-        return z, k
+        return x, k
