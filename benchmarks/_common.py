@@ -1,0 +1,84 @@
+"""Helpers shared by the natural-image benchmarks: learned inverses per beta, their accuracy, PNG grids."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ppsolve.inverses.fourier import FourierInverse
+from ppsolve.inverses.learned import LearnedInverse
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+class LearnedInverses:
+    """``(A, beta) -> LearnedInverse``: trained from noise on ``small`` (the same operator on a smaller image,
+    so training is quick) once per beta, cached in ``folder``, loaded for ``A`` with ``allow_resize``.
+    ``info[beta]`` records the training CPU seconds of this run and, after ``accuracy``, the relative error
+    of the z-update on real images."""
+
+    def __init__(self, small, folder: Path, tag: str, **options):
+        self.small, self.folder, self.tag, self.options = small, Path(folder), tag, options
+        self.cache, self.info = {}, {}
+
+    def __call__(self, A, beta):
+        key = (id(A), beta)
+        if key not in self.cache:
+            path = self.folder / f"learned_inverse_{self.tag}_beta{beta:g}.pt"
+            t = time.process_time()
+            LearnedInverse.train(self.small, beta, checkpoint=str(path), progress=False, **self.options)
+            self.info.setdefault(f"{beta:g}", {})["train_cpu_seconds_this_run"] = time.process_time() - t
+            self.cache[key] = LearnedInverse.load(str(path), A, beta, allow_resize=True)
+        return self.cache[key]
+
+    def accuracy(self, A, betas, x):
+        """Relative error ``||z - x|| / ||x||`` (mean, max over ``x``) of the z-update on
+        ``b = A^T A x + beta x``, whose exact answer is ``x``, for each beta."""
+        for beta in betas:
+            inv = self(A, beta)
+            errs = [float(np.linalg.norm(inv.solve(A.adjoint(A.apply(xi)) + beta * xi) - xi) / np.linalg.norm(xi))
+                    for xi in x]
+            self.info.setdefault(f"{beta:g}", {})["z_update_rel_error_mean_max"] = [float(np.mean(errs)), max(errs)]
+        return self.info
+
+
+def fourier_inverse(A, beta):
+    """The exact z-update, for ``restore(..., inverse=fourier_inverse)``."""
+    return FourierInverse(A, beta)
+
+
+def split_summary(values, tune: int):
+    """Means over the first ``tune`` items (where settings were chosen), the rest, and all."""
+    v = np.asarray(values, dtype=float)
+    return {"tuning": float(v[:tune].mean()) if tune else None,
+            "rest": float(v[tune:].mean()) if len(v) > tune else None,
+            "all": float(v.mean()), "n": len(v)}
+
+
+def _show(img):
+    img = np.clip(np.asarray(img, dtype=float), 0, 1)
+    return (img.transpose(1, 2, 0), {}) if img.ndim == 3 else (img, {"cmap": "gray", "vmin": 0, "vmax": 1})
+
+
+def save_grid(path, rows, titles):
+    """A PNG grid: ``rows`` of ``(image, label)``; grey ``(H, W)`` or colour ``(3, H, W)`` images."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(rows), len(titles), figsize=(2.2 * len(titles), 2.3 * len(rows)), squeeze=False)
+    for r, row in enumerate(rows):
+        for c, (img, label) in enumerate(row):
+            ax = axes[r, c]
+            shown, kw = _show(img)
+            ax.imshow(shown, interpolation="nearest", **kw)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(titles[c], fontsize=8)
+            ax.set_xlabel(label, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
