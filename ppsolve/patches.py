@@ -44,8 +44,9 @@ import math
 import numpy as np
 
 from ._array import check_array, is_torch
+from .prox.basic import Proximal, as_prox
 
-__all__ = ["apply_patchwise", "patch_starts", "patch_window"]
+__all__ = ["Patchwise", "apply_patchwise", "patch_starts", "patch_window"]
 
 WINDOWS = ("hann", "flat")
 
@@ -177,3 +178,86 @@ def apply_patchwise(fn, image, patch: int = 64, overlap: int = 16, batch: int = 
             num[b, ..., r:r + ph, c:c + pw] += out[k] * as_weight(np.outer(wr[r], wc[c]))
     result = num / as_weight(den).to(num.dtype) if torch_mode else num / den.astype(num.dtype)
     return result.reshape(lead + tuple(result.shape[1:]))
+
+
+class Patchwise(Proximal):
+    """A proximal operator applied tile by tile (``apply_patchwise``) to images larger than ``patch``.
+
+    ``Patchwise(prox, patch=256, overlap=48, margin=16)(v, tau, y=None)`` cuts ``v`` (``(..., H, W)`` or
+    ``(..., C, H, W)``, ``image_ndim`` trailing axes) into overlapping tiles, runs ``prox`` on batches of
+    ``batch`` tiles and blends them; an image no larger than ``patch`` is passed to ``prox`` whole. With
+    ``margin`` at least the network's receptive radius the result equals the whole-image one (see the module
+    docstring); memory is bounded by ``batch`` tiles whatever the image size.
+
+    A conditional prior (``prox.factor``: the cPSDAE, conditioned on the low-resolution measurement ``y``)
+    gets each tile's own part of ``y``: ``patch``, ``overlap`` and the image size must then be multiples of
+    the factor ``r``, so that every tile starts on a sampled pixel and its ``y`` is ``y``'s tile of size
+    ``patch / r`` at ``start / r``.
+    """
+
+    name = "patchwise"
+
+    def __init__(self, prox, patch: int = 256, overlap: int = 48, margin: int = 16, batch: int = 4,
+                 image_ndim: int = 2):
+        self.prox = as_prox(prox)
+        self.patch = _check_int(patch, "patch", 1)
+        self.overlap = _check_int(overlap, "overlap", 0)
+        self.margin = _check_int(margin, "margin", 0)
+        self.batch = _check_int(batch, "batch", 1)
+        if image_ndim not in (2, 3):
+            raise ValueError(f"Patchwise: image_ndim must be 2 or 3, got {image_ndim!r}")
+        self.image_ndim = image_ndim
+        self.factor = getattr(self.prox, "factor", None)
+        if self.factor is not None and (self.patch % self.factor or self.overlap % self.factor):
+            raise ValueError(f"Patchwise: patch {self.patch} and overlap {self.overlap} must be multiples of the "
+                             f"prior's factor {self.factor}")
+
+    def _prox(self, v, tau, y):
+        H, W = int(v.shape[-2]), int(v.shape[-1])
+        if H <= self.patch and W <= self.patch:
+            return self.prox(v, tau, y=y)
+        if self.factor is None or y is None:
+            def fn(tiles):
+                return self.prox(tiles, tau, y=y)
+
+            return apply_patchwise(fn, v, self.patch, self.overlap, self.batch, "hann", self.margin, self.image_ndim)
+        return self._conditional(v, tau, y)
+
+    def _conditional(self, v, tau, y):
+        r = self.factor
+        H, W = int(v.shape[-2]), int(v.shape[-1])
+        if H % r or W % r:
+            raise ValueError(f"Patchwise: the image size {H}x{W} must be a multiple of the prior's factor {r}")
+        if tuple(y.shape[-2:]) != (H // r, W // r):
+            raise ValueError(f"Patchwise: y has spatial shape {tuple(y.shape[-2:])}, expected {(H // r, W // r)} "
+                             f"(the {H}x{W} image over the factor {r})")
+        # nearest-neighbour y on the image grid, stacked behind v's channels: each tile carries its own y
+        v3 = v if v.ndim >= 3 and self.image_ndim == 3 else v[..., None, :, :]
+        y3 = y if y.ndim == v3.ndim else y[..., None, :, :]
+        if is_torch(v):
+            import torch
+
+            y_up = y3.repeat_interleave(r, -2).repeat_interleave(r, -1).to(v3.dtype)
+            y_up = y_up.expand(*v3.shape[:-3], *y_up.shape[-3:])
+            both = torch.cat([v3, y_up], dim=-3)
+        else:
+            y_up = np.repeat(np.repeat(np.asarray(y3), r, -2), r, -1).astype(v3.dtype, copy=False)
+            y_up = np.broadcast_to(y_up, v3.shape[:-3] + y_up.shape[-3:])
+            both = np.concatenate([v3, y_up], axis=-3)
+        c = v3.shape[-3]
+
+        def fn(tiles):
+            vt, yt = tiles[:, :c], tiles[:, c:, ::r, ::r]
+            if v3 is not v:
+                vt = vt[:, 0]
+            if y3 is not y:
+                yt = yt[:, 0]
+            out = self.prox(vt, tau, y=yt)
+            return out if v3 is v else out[:, None]
+
+        out = apply_patchwise(fn, both, self.patch, self.overlap, self.batch, "hann", self.margin, 3)
+        return out if v3 is v else out[..., 0, :, :]
+
+    def __repr__(self):
+        return (f"Patchwise({self.prox!r}, patch={self.patch}, overlap={self.overlap}, margin={self.margin}, "
+                f"batch={self.batch})")

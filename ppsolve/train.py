@@ -57,7 +57,7 @@ import torch.nn.functional as F
 from .checkpoint import DeferredSigint, check_compatible, checkpoint_safe, load_checkpoint, save_checkpoint
 from .metrics import psnr, ssim
 
-__all__ = ["RECIPES", "export_denoiser", "load_denoiser", "lsuv_init", "main", "train_denoiser"]
+__all__ = ["RECIPES", "BicubicOrNoise", "export_denoiser", "load_denoiser", "lsuv_init", "main", "train_denoiser"]
 
 KIND = "denoiser"
 LOSSES = ("l2", "l1")
@@ -200,11 +200,15 @@ def train_denoiser(
     noise=(0.0, 0.2),
     loss: str = "l2",
     conditional: bool = False,
+    noise_level_input: bool = False,
+    input_fn: Callable | None = None,
     adversarial=None,
     feature=None,
     epochs: int = 10,
     batch_size: int = 64,
     lr: float = 1e-3,
+    lr_final: float | None = None,
+    warmup_steps: int = 0,
     seed: int = 0,
     val_images=None,
     checkpoint=None,
@@ -226,10 +230,15 @@ def train_denoiser(
     Parameters
     ----------
     model : ``model(v)`` (or ``model(v, y)`` when ``conditional``) mapping a batch ``(B, *sample_shape)``
-        to the same shape. Its ``.config`` (a dict of constructor arguments), if it has one, is recorded.
+        to the same shape; with ``noise_level_input`` it also gets, last, the ``(B,)`` tensor of each
+        sample's noise standard deviation (a noise-conditional denoiser such as ``nn.SigmaDnCNN``). Its ``.config`` (a dict of constructor arguments), if it has one, is recorded.
     images : a float array ``(N, *sample_shape)`` of clean images in ``[0, 1]`` (NumPy or torch), shuffled
         every epoch; or a callable ``sampler(batch_size, rng) -> (batch_size, *sample_shape)`` array drawing
         from the NumPy ``Generator`` ``rng`` (then ``steps_per_epoch`` is required).
+    input_fn : optional ``input_fn(x, y, sigma, generator) -> v``, the network's first input made from the clean
+        batch ``x``, the measurement ``y`` (None unless ``conditional``), the ``(B,)`` noise levels and the
+        ``torch.Generator`` to draw from (default ``v = x + sigma n``). E.g. the ``cub-sr4-cpsdae`` recipe
+        also feeds the bicubic upsampling of ``y``, the kind of ``v`` ADMM starts from.
     operator : the ``LinearOperator`` A of ``y = A x + e`` (``A.in_shape == sample_shape``); only with
         ``conditional=True``. Its ``repr`` and ``fingerprint()`` are recorded.
     noise : ``(sigma_min, sigma_max)``; each sample's ``sigma`` is uniform in that range (or one number).
@@ -237,7 +246,10 @@ def train_denoiser(
     adversarial : ``(discriminator, weight)``: a module returning one logit per image, trained alternately.
     feature : ``(comparator, weight)``: an object with ``feature_loss(x, x_hat)`` (``FeatureComparator``),
         or a module ``C`` (then ``mean (C(x_hat) - C(x))^2``). It is not trained.
-    epochs, batch_size, lr, seed : as usual; ``steps_per_epoch`` defaults to ``ceil(N / batch_size)``
+    epochs, batch_size, lr, seed : as usual; ``lr_final``: if given, the learning rate decays geometrically
+        from ``lr`` at the first step to ``lr_final`` at the last (default: constant ``lr``); ``warmup_steps``:
+        the learning rate is scaled by ``(step + 1) / warmup_steps`` over the first steps (networks such as
+        the cPSDAE collapse to the identity when Adam starts at full ``lr``); ``steps_per_epoch`` defaults to ``ceil(N / batch_size)``
         (the last batch of an epoch may be smaller; with an explicit value, batches wrap around).
     val_images : optional clean ``(M, *sample_shape)`` images: after each epoch the model (in eval mode)
         denoises a fixed noisy copy (noise drawn once from ``seed``, not from the training stream) and the
@@ -267,6 +279,10 @@ def train_denoiser(
     epochs, batch_size = int(epochs), int(batch_size)
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"train_denoiser: lr must be > 0, got {lr!r}")
+    if lr_final is not None and not (lr_final > 0 and math.isfinite(lr_final)):
+        raise ValueError(f"train_denoiser: lr_final must be > 0 or None, got {lr_final!r}")
+    if isinstance(warmup_steps, bool) or int(warmup_steps) != warmup_steps or warmup_steps < 0:
+        raise ValueError(f"train_denoiser: warmup_steps must be a non-negative int, got {warmup_steps!r}")
     if not (measurement_noise >= 0 and math.isfinite(measurement_noise)):
         raise ValueError(f"train_denoiser: measurement_noise must be >= 0, got {measurement_noise!r}")
     if checkpoint_every is not None and (int(checkpoint_every) != checkpoint_every or checkpoint_every < 1):
@@ -337,12 +353,22 @@ def train_denoiser(
             val_y = np.asarray(operator(clean.astype(np.float64)), dtype=np.float32)
             if measurement_noise:
                 val_y = val_y + measurement_noise * vrng.standard_normal(val_y.shape).astype(np.float32)
-        val = {"clean": clean, "noisy": noisy, "y": val_y,
+        if input_fn is not None:
+            with torch.no_grad():
+                noisy = input_fn(torch.from_numpy(clean), None if val_y is None else torch.from_numpy(val_y),
+                                 torch.from_numpy(sig), torch.Generator().manual_seed(int(seed) + 7919))
+            noisy = np.asarray(noisy, dtype=np.float32)
+        val = {"clean": clean, "noisy": noisy, "y": val_y, "sigma": sig,
                "input_psnr": psnr(noisy, clean, batch_dims=1)}
 
     # ---- metadata: what this checkpoint is for ------------------------------------------------------------
     hyper = {
         "noise": [lo, hi], "loss": loss, "lr": float(lr), "batch_size": batch_size, "seed": int(seed),
+        "noise_level_input": bool(noise_level_input),
+        **({} if input_fn is None else {"input_fn": str(getattr(input_fn, "description", None) or getattr(
+            input_fn, "__qualname__", type(input_fn).__name__))}),
+        **({} if lr_final is None else {"lr_final": float(lr_final)}),
+        **({"warmup_steps": int(warmup_steps)} if warmup_steps else {}),
         "steps_per_epoch": steps, "measurement_noise": float(measurement_noise),
         "adversarial": None if disc is None else {**_describe_module(disc), "weight": w_adv},
         "feature": None if comparator is None else {"class": type(comparator).__name__, "weight": w_feat},
@@ -447,15 +473,23 @@ def train_denoiser(
             idx = perm[(step * batch_size + torch.arange(batch_size)) % n_data]
         return data[idx]
 
-    def reconstruct(v, y):
-        return model(v, y) if conditional else model(v)
+    def reconstruct(v, y, sigma):
+        inputs = (v,) + ((y,) if conditional else ()) + ((sigma,) if noise_level_input else ())
+        return model(*inputs)
+
+    total_steps = max(epochs * steps, 1)
+
+    def learning_rate():
+        rate = lr if lr_final is None else lr * (lr_final / lr) ** (global_step / max(total_steps - 1, 1))
+        return rate * min(1.0, (global_step + 1) / warmup_steps) if warmup_steps else rate
 
     def train_step(x):
         x = x.to(device=device, dtype=dtype)
         b = x.shape[0]
         sigma = lo + (hi - lo) * torch.rand(b, generator=gen, dtype=torch.float32)
-        n = torch.randn(x.shape, generator=gen, dtype=torch.float32) * sigma.reshape((b,) + (1,) * (x.ndim - 1))
-        v = x + n.to(device=device, dtype=dtype)
+        if input_fn is None:
+            n = torch.randn(x.shape, generator=gen, dtype=torch.float32) * sigma.reshape((b,) + (1,) * (x.ndim - 1))
+            v = x + n.to(device=device, dtype=dtype)
         y = None
         if conditional:
             with torch.no_grad():
@@ -463,7 +497,10 @@ def train_denoiser(
             if measurement_noise:
                 e = torch.randn(y.shape, generator=gen, dtype=torch.float32)
                 y = y + measurement_noise * e.to(device=device, dtype=y.dtype)
-        out = reconstruct(v, y)
+        if input_fn is not None:
+            with torch.no_grad():
+                v = input_fn(x, y, sigma.to(device=device, dtype=dtype), gen).to(device=device, dtype=dtype)
+        out = reconstruct(v, y, sigma.to(device=device, dtype=dtype))
         losses = {}
         if disc is not None:  # eq. 12, G fixed
             d_real, d_fake = disc(x), disc(out.detach())
@@ -492,6 +529,8 @@ def train_denoiser(
             losses["adv"] = float(la.detach())
         optimizer.zero_grad(set_to_none=True)
         total.backward()
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate()
         optimizer.step()
         losses["loss"] = float(total.detach())
         if not math.isfinite(losses["loss"]):
@@ -512,7 +551,8 @@ def train_denoiser(
                     y = None
                     if conditional:
                         y = torch.from_numpy(val["y"][i: i + val_batch_size]).to(device=device, dtype=dtype)
-                    outs.append(reconstruct(v, y).float().cpu().numpy())
+                    sigma = torch.from_numpy(val["sigma"][i: i + val_batch_size]).to(device=device, dtype=dtype)
+                    outs.append(reconstruct(v, y, sigma).float().cpu().numpy())
         finally:
             model.train(was_training)
         out = np.concatenate(outs)
@@ -757,12 +797,15 @@ def _natural_gray_arguments(parser: argparse.ArgumentParser) -> None:
                              "$PPSOLVE_DATA/train400). Never BSD68 / Set12: those are for evaluation only")
     parser.add_argument("--patch", type=int, default=40, help="training crop size (default: %(default)s)")
     parser.add_argument("--features", type=int, default=32, help="hidden width of the DnCNN (default: %(default)s)")
+    parser.add_argument("--sigma-input", action="store_true",
+                        help="train the noise-level-conditional SigmaDnCNN (the noise standard deviation is an "
+                             "input) instead of the blind DnCNN")
     parser.add_argument("--steps-per-epoch", type=int, default=100, help="default: %(default)s")
 
 
 def _natural_gray_run(args) -> dict:
     from .data import list_images, load_images
-    from .nn.dncnn import DnCNN
+    from .nn.dncnn import DnCNN, SigmaDnCNN
 
     root = args.data if args.data is not None else _default_data_root() / "train400"
     paths = list_images(root)
@@ -778,7 +821,7 @@ def _natural_gray_run(args) -> dict:
     val = np.stack([im[i:i + n, j:j + n] for im in val_full
                     for i in range(0, im.shape[0] - n + 1, n) for j in range(0, im.shape[1] - n + 1, n)])
     torch.manual_seed(args.seed)
-    model = DnCNN(channels=1, features=args.features)
+    model = (SigmaDnCNN if args.sigma_input else DnCNN)(channels=1, features=args.features)
     description = (f"Train400 {len(train_paths)} images {train_paths[0].name}..{train_paths[-1].name}, random "
                    f"{args.patch}x{args.patch} crops with flips/rotations, float32 in [0, 1], "
                    f"sha256 {_array_digest(images)}")
@@ -787,11 +830,159 @@ def _natural_gray_run(args) -> dict:
         "images": _CropSampler(images, args.patch, description),
         "steps_per_epoch": args.steps_per_epoch,
         "val_images": val,
+        "noise_level_input": args.sigma_input,
         "data_description": description,
         "extra_metadata": {"recipe": "natural-gray", "patch": args.patch,
                            "split": {"train": [p.name for p in (train_paths[0], train_paths[-1])],
                                      "val": [p.name for p in (val_paths[0], val_paths[-1])],
                                      "val_tiles": len(val)}},
+    }
+
+
+CUB_VAL = 40  # the last 40 CUB training birds validate (the 200 after them are the held-out test set)
+
+
+class BicubicOrNoise:
+    """``input_fn`` for a conditional super-resolution prior: each sample's ``v`` is, with probability
+    ``fraction``, the aligned bicubic upsampling of its measurement ``y`` (a grey ``y`` repeated in every colour
+    channel) (``ppsolve.baselines.aligned_bicubic``:
+    what ADMM starts from, blurred rather than noisy) plus ``sigma n``, otherwise ``x + sigma n``. Trained on
+    white noise alone, the cPSDAE learns to denoise but never to add the detail a bicubic estimate lacks, and
+    ADMM started at bicubic stays there (measured: +0.0 dB on the CUB validation birds)."""
+
+    def __init__(self, factor: int, fraction: float = 0.5):
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"BicubicOrNoise: fraction must be in [0, 1], got {fraction!r}")
+        self.factor, self.fraction = int(factor), float(fraction)
+        self.description = f"BicubicOrNoise(factor={self.factor}, fraction={self.fraction:g})"
+        self._matrices = {}
+
+    def _upsample(self, y: torch.Tensor) -> torch.Tensor:
+        from .experiments.mnist import cubic_interpolation_matrix
+
+        key = (tuple(y.shape[-2:]), y.dtype, y.device)
+        if key not in self._matrices:
+            rows, cols = (torch.as_tensor(cubic_interpolation_matrix(n, self.factor, 0.0), dtype=y.dtype,
+                                          device=y.device) for n in y.shape[-2:])
+            self._matrices[key] = rows, cols
+        rows, cols = self._matrices[key]
+        return rows @ y @ cols.T
+
+    def __call__(self, x, y, sigma, generator):
+        b = x.shape[0]
+        shape = (b,) + (1,) * (x.ndim - 1)
+        noise = torch.randn(x.shape, generator=generator, dtype=torch.float32).to(x.device, x.dtype)
+        pick = (torch.rand(b, generator=generator) < self.fraction).to(x.device).reshape(shape)
+        up = self._upsample(y).to(x.dtype)
+        if up.ndim < x.ndim:  # a grey y for a colour x (colorization): the same grey in every channel
+            up = up.unsqueeze(-3).expand_as(x)
+        base = torch.where(pick, up, x)
+        return base + sigma.to(x.dtype).reshape(shape) * noise
+
+
+def _cub_sr4_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=None,
+                        help="the CUB-200 images folder (species folders of 227 x 227 JPEGs; default: "
+                             "$PPSOLVE_DATA/cub200/images); its last 200 birds are held out and never read")
+    parser.add_argument("--patch", type=int, default=96, help="training crop size, divisible by 4 (default: %(default)s)")
+    parser.add_argument("--steps-per-epoch", type=int, default=100, help="default: %(default)s")
+    parser.add_argument("--measurement-noise", type=float, default=0.01,
+                        help="noise of y = A x + e in training (default: %(default)s, the benchmark's)")
+    parser.add_argument("--bicubic-fraction", type=float, default=0.5,
+                        help="share of training inputs v made from the bicubic upsampling of y rather than from x "
+                             "(train.BicubicOrNoise; default: %(default)s)")
+
+
+def _cub_sr4_run(args) -> dict:
+    from .data import list_images, load_images
+    from .experiments.natural import CUB_HELD_OUT, split_last, sr_operator
+    from .nn.cpsdae import CPSDAE
+
+    if args.patch % 4:
+        raise SystemExit(f"--patch {args.patch}: must be divisible by the factor 4")
+    root = args.data if args.data is not None else _default_data_root() / "cub200" / "images"
+    train_paths, _ = split_last(list_images(root), CUB_HELD_OUT)
+    train_paths, val_paths = train_paths[:-CUB_VAL], train_paths[-CUB_VAL:]
+    images = load_images(train_paths, mode="RGB")
+    val = load_images(val_paths, mode="RGB", crop=args.patch)
+    torch.manual_seed(args.seed)
+    model = CPSDAE.table2()
+    shape = (3, args.patch, args.patch)
+    description = (f"CUB {len(train_paths)} birds {train_paths[0].parent.name}/{train_paths[0].name}.."
+                   f"{train_paths[-1].parent.name}/{train_paths[-1].name}, random {args.patch}x{args.patch} "
+                   f"RGB crops with flips/rotations, float32 in [0, 1], sha256 {_array_digest(images)}")
+    return {
+        "model": model,
+        "images": _CropSampler(images, args.patch, description),
+        "steps_per_epoch": args.steps_per_epoch,
+        "val_images": val,
+        "operator": sr_operator(shape, 4),
+        "conditional": True,
+        "input_fn": BicubicOrNoise(4, args.bicubic_fraction) if args.bicubic_fraction else None,
+        "measurement_noise": args.measurement_noise,
+        "data_description": description,
+        "extra_metadata": {"recipe": "cub-sr4-cpsdae", "patch": args.patch,
+                           "split": {"train": len(train_paths), "val": [f"{p.parent.name}/{p.name}" for p in
+                                                                          (val_paths[0], val_paths[-1])],
+                                     "held_out": f"the last {CUB_HELD_OUT} in list_images order"}},
+    }
+
+
+CELEBA_VAL = 40  # the last 40 CelebA training faces validate (the 500 after them are held out)
+
+
+def _celeba_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=None,
+                        help="the CelebA images folder (000001.jpg ...; default: $PPSOLVE_DATA/celeba/images); its "
+                             "last 500 faces are held out and never read")
+    parser.add_argument("--steps-per-epoch", type=int, default=100, help="default: %(default)s")
+    parser.add_argument("--measurement-noise", type=float, default=0.01, help="default: %(default)s")
+    parser.add_argument("--bicubic-fraction", type=float, default=0.5,
+                        help="share of inputs v made from the bicubic upsampling of the grey y (default: %(default)s)")
+
+
+class _ArraySampler:
+    """``sampler(batch_size, rng)``: random images of a stack, with a random horizontal flip."""
+
+    def __init__(self, images, description: str):
+        self.images, self.description = images, description
+
+    def __call__(self, batch_size, rng):
+        idx = rng.integers(len(self.images), size=int(batch_size))
+        flip = rng.integers(2, size=int(batch_size)).astype(bool)
+        out = self.images[idx].copy()
+        out[flip] = out[flip][..., ::-1]
+        return out
+
+
+def _celeba_run(args) -> dict:
+    from .data import list_images, load_images
+    from .experiments.natural import CELEBA_HELD_OUT, CELEBA_SIZE, joint_sr_color_operator, split_last
+    from .nn.cpsdae import CPSDAE
+
+    root = args.data if args.data is not None else _default_data_root() / "celeba" / "images"
+    train_paths, _ = split_last(list_images(root), CELEBA_HELD_OUT)
+    train_paths, val_paths = train_paths[:-CELEBA_VAL], train_paths[-CELEBA_VAL:]
+    images = load_images(train_paths, mode="RGB", crop=88, size=CELEBA_SIZE)
+    val = load_images(val_paths, mode="RGB", crop=88, size=CELEBA_SIZE)
+    torch.manual_seed(args.seed)
+    model = CPSDAE.table3(y_channels=1)
+    description = (f"CelebA {len(train_paths)} faces {train_paths[0].name}..{train_paths[-1].name}, central 88x88 "
+                   f"resized to 64x64 (antialiased bicubic), random horizontal flips, sha256 {_array_digest(images)}")
+    return {
+        "model": model,
+        "images": _ArraySampler(images, description),
+        "steps_per_epoch": args.steps_per_epoch,
+        "val_images": val,
+        "operator": joint_sr_color_operator(CELEBA_SIZE, 2),
+        "conditional": True,
+        "measurement_noise": args.measurement_noise,
+        "input_fn": BicubicOrNoise(2, args.bicubic_fraction) if args.bicubic_fraction else None,
+        "data_description": description,
+        "extra_metadata": {"recipe": "celeba-sr2-color", "terms": "CelebA: non-commercial research only, no "
+                                                                   "redistribution; never ship these weights",
+                           "split": {"train": len(train_paths), "val": [val_paths[0].name, val_paths[-1].name],
+                                     "held_out": f"the last {CELEBA_HELD_OUT}"}},
     }
 
 
@@ -830,6 +1021,30 @@ RECIPES: dict[str, Recipe] = {
         defaults={"epochs": 12, "batch_size": 32, "lr": 1e-3, "noise": (0.0, 0.1), "loss": "l2",
                   "out": "ppsolve/zoo/natural-gray.pt"},
     ),
+    "cub-sr4-cpsdae": Recipe(
+        help="the cPSDAE of Table 2 for 4x super-resolution of CUB birds (colour)",
+        description="Train ppsolve.nn.cpsdae.CPSDAE.table2() (residual output) as a denoiser G(v, y) conditioned "
+                    "on y = S H x + e (3x3 Gaussian sigma 1, every 4th pixel, e ~ N(0, 0.01^2); "
+                    "ppsolve.experiments.natural.sr_operator) on random crops of the CUB birds but the last 240 "
+                    "(the last 40 of them validate, the last 200 are held out), noise standard deviation of v "
+                    "uniform in --noise.",
+        add_arguments=_cub_sr4_arguments,
+        build=_cub_sr4_run,
+        defaults={"epochs": 30, "batch_size": 16, "lr": 1e-3, "lr_final": 1e-4, "warmup_steps": 300,
+                  "noise": (0.0, 0.1), "loss": "l2",
+                  "out": "ppsolve/zoo/cub-sr4-cpsdae.pt"},
+    ),
+    "celeba-sr2-color": Recipe(
+        help="the cPSDAE of Table 3 with a grey y: joint 2x super-resolution and colorization of CelebA faces",
+        description="Train CPSDAE.table3(y_channels=1) as G(v, y) with y = S H R x + e (R: BT.601 grey, 3x3 Gaussian "
+                    "sigma 1, every 2nd pixel; ppsolve.experiments.natural.joint_sr_color_operator) on CelebA faces "
+                    "(central 88x88 resized to 64x64) but the last 540 (40 validate, 500 held out). CelebA's terms "
+                    "forbid redistribution: the weights stay local (default --out under results/), never in the zoo.",
+        add_arguments=_celeba_arguments,
+        build=_celeba_run,
+        defaults={"epochs": 20, "batch_size": 16, "lr": 1e-3, "lr_final": 1e-4, "warmup_steps": 300,
+                  "noise": (0.0, 0.1), "loss": "l2", "out": "results/celeba/celeba-sr2-color.pt"},
+    ),
 }
 
 
@@ -854,6 +1069,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--epochs", type=int, default=d["epochs"], help="default: %(default)s")
         p.add_argument("--batch-size", type=int, default=d["batch_size"], help="default: %(default)s")
         p.add_argument("--lr", type=float, default=d["lr"], help="Adam learning rate (default: %(default)s)")
+        p.add_argument("--lr-final", type=float, default=d.get("lr_final"),
+                       help="decay the learning rate geometrically to this value at the last step "
+                            "(default: %(default)s; None keeps it constant)")
+        p.add_argument("--warmup-steps", type=int, default=d.get("warmup_steps", 0),
+                       help="linear learning-rate warm-up over the first steps (default: %(default)s)")
         p.add_argument("--noise", type=float, nargs=2, default=d["noise"], metavar=("SIGMA_MIN", "SIGMA_MAX"),
                        help="range of the noise standard deviation, drawn uniformly per image (default: "
                             f"{d['noise'][0]} {d['noise'][1]})")
@@ -882,7 +1102,8 @@ def main(argv=None) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         metadata = train_denoiser(
             model, kwargs.pop("images"), noise=tuple(args.noise), loss=args.loss, epochs=args.epochs,
-            batch_size=args.batch_size, lr=args.lr, seed=args.seed, checkpoint=checkpoint,
+            batch_size=args.batch_size, lr=args.lr, lr_final=args.lr_final,
+            warmup_steps=args.warmup_steps, seed=args.seed, checkpoint=checkpoint,
             checkpoint_every=args.checkpoint_every, resume=not args.fresh, progress=not args.no_progress,
             **kwargs)
         out = export_denoiser(checkpoint, args.out)

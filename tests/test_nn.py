@@ -183,6 +183,8 @@ def test_cpsdae_uses_y_and_colorization_layouts():
     v = torch.rand(2, 3, 16, 16)
     y = torch.rand(2, 1, 8, 8)
     with torch.no_grad():
+        assert torch.equal(net(v, y), v)  # the residual head starts at zero: G starts as the identity
+        torch.nn.init.normal_(net.head.weight, std=0.1)  # as training would make it
         a = net(v, y)
         torch.testing.assert_close(net(v, y[:, 0]), a)  # grey y without its channel axis
         assert not torch.allclose(net(v, torch.rand(2, 1, 8, 8)), a)  # y matters

@@ -254,3 +254,30 @@ def test_zoo_mnist_dae():
     v = x + 0.2 * np.random.default_rng(0).standard_normal(x.shape)
     out = prox(v, 0.1)
     assert out.dtype == np.float64 and np.linalg.norm(out - x) < 0.5 * np.linalg.norm(v - x)
+
+
+def test_self_ensemble_averages_the_flipped_and_transposed_model():
+    class Conv(torch.nn.Module):  # not flip-symmetric
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False).double()
+
+        def forward(self, v):
+            return self.conv(v.reshape(-1, 1, *v.shape[-2:])).reshape(v.shape)
+
+    torch.manual_seed(0)
+    model = Conv()
+    v = torch.rand(2, 6, 6, dtype=torch.float64)
+    t = v.transpose(-1, -2)
+    with torch.no_grad():
+        flips = [lambda a: a, lambda a: a.flip(-2), lambda a: a.flip(-1), lambda a: a.flip(-2, -1)]
+        manual = [f(model(f(v))) for f in flips] + [f(model(f(t))).transpose(-1, -2) for f in flips]
+    for count in (1, 2, 4, 8):
+        out = DenoiserProx(model, ensemble=count)(v, 0.0)
+        assert torch.allclose(out, sum(manual[:count]) / count, atol=1e-12)
+    w = torch.rand(5, 7, dtype=torch.float64)  # a non-square image uses at most the four flips
+    with torch.no_grad():
+        four = sum(f(model(f(w))) for f in flips) / 4
+    assert torch.allclose(DenoiserProx(model, ensemble=8)(w, 0.0), four, atol=1e-12)
+    with pytest.raises(ValueError, match="ensemble must be"):
+        DenoiserProx(model, ensemble=3)

@@ -162,9 +162,21 @@ def test_restore_tiles_a_zoo_prior_larger_than_its_patch(monkeypatch, tmp_path):
              "admm": {"stages": [[0.5, 2, 0.05], [2.0, 1, 0.02]], "x0": "y", "clip": [0, 1]},
              "patch": {"size": 24, "overlap": 12, "margin": 4}}
     monkeypatch.setitem(zoo.REGISTRY, "tiny", entry)
+    import ppsolve.patches
+
+    calls = []
+    original = ppsolve.patches.apply_patchwise
+    monkeypatch.setattr(ppsolve.patches, "apply_patchwise", lambda *a, **k: calls.append(1) or original(*a, **k))
     A = Convolution(gaussian_kernel(3, 1.0), (40, 40))
     y = A.apply(np.random.default_rng(0).random((40, 40)))
     tiled = restore(y, A, prior="tiny")
+    assert len(calls) == 3  # one tiled prox per iteration
     whole = restore(y, A, prior="tiny", patch=False)
+    assert len(calls) == 3
     assert tiled.iterations == 3 and np.allclose(tiled.x, whole.x, atol=1e-5)
+    small = Convolution(gaussian_kernel(3, 1.0), (24, 24))
+    restore(y[:24, :24], small, prior="tiny")
+    assert len(calls) == 3  # no larger than a tile: whole
+    with pytest.raises(ValueError, match="no task 'sr4'"):
+        restore(y, A, prior="tiny", task="sr4")
     assert tiled.x.min() >= 0 and tiled.x.max() <= 1

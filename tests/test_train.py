@@ -324,3 +324,75 @@ def test_lsuv_init_gives_unit_variance_layers():
             if not isinstance(layer, nn.ReLU):
                 assert float(h.std()) == pytest.approx(1.0, rel=1e-3)
                 assert not layer.bias.any()
+
+
+def _sampler(batch_size, rng):
+    return rng.random((batch_size, SIZE, SIZE)).astype(np.float32)
+
+
+def test_noise_level_input_lr_schedule_and_warmup(tmp_path):
+    """A noise-conditional model gets each sample's sigma; the learning rate warms up, then decays to lr_final."""
+    from ppsolve.nn.dncnn import SigmaDnCNN
+    from ppsolve.prox import DenoiserProx
+    from ppsolve.prox.learned import sqrt_tau
+
+    seen = []
+
+    class Spy(SigmaDnCNN):
+        def forward(self, v, sigma):
+            seen.append(torch.as_tensor(sigma).reshape(-1).clone())
+            return super().forward(v, sigma)
+
+    torch.manual_seed(0)
+    model = Spy(features=4, dilations=(1, 1))
+    meta = train_denoiser(model, _sampler, steps_per_epoch=5, epochs=2, batch_size=3, noise=(0.1, 0.2),
+                          noise_level_input=True, lr=1e-2, lr_final=1e-4, warmup_steps=4, progress=False, log=None,
+                          val_images=np.random.default_rng(1).random((2, SIZE, SIZE)).astype(np.float32),
+                          checkpoint=tmp_path / "sigma.ckpt")
+    sigmas = torch.cat(seen)
+    assert sigmas.numel() >= 30 and float(sigmas.min()) >= 0.1 and float(sigmas.max()) <= 0.2
+    assert meta["hyper"]["noise_level_input"] is True and meta["hyper"]["lr_final"] == 1e-4
+    assert meta["hyper"]["warmup_steps"] == 4
+    state = load_checkpoint(tmp_path / "sigma.ckpt")["state"]
+    # the last of 10 steps ran at lr_final
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-4)
+    exported = export_denoiser(tmp_path / "sigma.ckpt", tmp_path / "sigma.pt")
+    prox = DenoiserProx.from_checkpoint(exported, model_factory=lambda **config: SigmaDnCNN(**config))
+    assert prox.sigma_of_tau is sqrt_tau  # a noise-level-input checkpoint gets sigma = sqrt(tau)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        train_denoiser(model, _sampler, steps_per_epoch=1, warmup_steps=-1, progress=False, log=None)
+    with pytest.raises(ValueError, match="lr_final"):
+        train_denoiser(model, _sampler, steps_per_epoch=1, lr_final=0.0, progress=False, log=None)
+
+
+def test_bicubic_or_noise_input():
+    """fraction 0: v = x + sigma n; fraction 1: v = aligned bicubic(y) + sigma n (ppsolve.baselines)."""
+    from ppsolve.baselines import aligned_bicubic
+    from ppsolve.train import BicubicOrNoise
+
+    x = torch.rand(4, 3, 16, 16, dtype=torch.float64)
+    y = torch.rand(4, 3, 4, 4, dtype=torch.float64)
+    sigma = torch.zeros(4, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(BicubicOrNoise(4, 0.0)(x, y, sigma, g), x)
+    up = BicubicOrNoise(4, 1.0)(x, y, sigma, g)
+    assert np.allclose(up.numpy(), aligned_bicubic(y.numpy(), 4), atol=1e-12)
+    mixed = BicubicOrNoise(4, 0.5)(x, y, sigma + 0.1, torch.Generator().manual_seed(3))
+    assert mixed.shape == x.shape and not torch.equal(mixed, x)
+    with pytest.raises(ValueError, match="fraction"):
+        BicubicOrNoise(4, 1.5)
+
+
+def test_input_fn_reaches_training_and_validation():
+    calls = []
+
+    def input_fn(x, y, sigma, generator):
+        calls.append(y is None)
+        return x + 0.5
+
+    model = TinyDenoiser()
+    meta = train_denoiser(model, _sampler, steps_per_epoch=2, epochs=1, batch_size=2, input_fn=input_fn,
+                          val_images=np.zeros((2, SIZE, SIZE), np.float32), progress=False, log=None)
+    assert calls and all(calls) and len(calls) == 3  # validation once, then two steps
+    assert meta["figures"]["val_input_psnr"] == pytest.approx(10 * np.log10(1 / 0.25))
+    assert "input_fn" in meta["hyper"]

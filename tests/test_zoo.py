@@ -137,7 +137,7 @@ def test_restore_overrides(digits):
 def test_restore_errors(digits):
     A, _, y = digits
     big = strided_convolution(gaussian_kernel(3, 1.0), (32, 32), 4)
-    with pytest.raises(ValueError, match=r"\(28, 28\).*\(32, 32\).*patch-wise"):
+    with pytest.raises(ValueError, match=r"\(28, 28\).*fully connected.*\(32, 32\)"):
         restore(np.zeros((8, 8)), big)
     with pytest.raises(ValueError, match="unknown model"):
         restore(y, A, prior="nope")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["DnCNN", "SigmaDnCNN", "fit_sigma_conditional"]
+__all__ = ["DnCNN", "SigmaDnCNN"]
 
 
 class DnCNN(nn.Module):
@@ -109,67 +109,3 @@ class SigmaDnCNN(DnCNN):
         smap = s.reshape(-1, 1, 1, 1).expand(t.shape[0], 1, *t.shape[-2:])
         return (t - self.body(torch.cat([t, smap], dim=1))).reshape(shape)
 
-
-def fit_sigma_conditional(model: SigmaDnCNN, sampler, *, steps: int, batch_size: int = 32, noise=(0.0, 0.1),
-                          lr: float = 1e-3, lr_final: float = 1e-4, seed: int = 0, checkpoint=None,
-                          checkpoint_every: int = 50, log=print, metadata: dict | None = None) -> dict:
-    """Train ``model(v, sigma)`` on ``v = x + sigma n``, ``sigma ~ U(noise)`` per crop, ``x`` from
-    ``sampler(batch_size, rng)`` (NumPy ``Generator``), l2 loss, Adam with the learning rate decaying
-    geometrically ``lr -> lr_final``. Resumable: with ``checkpoint`` the weights, optimiser, step and RNG
-    states are saved every ``checkpoint_every`` steps and at the end (``ppsolve.checkpoint``, kind
-    ``"denoiser"``, loadable by ``ppsolve.train.load_denoiser``); a later call continues from there."""
-    import time as _time
-
-    import numpy as np
-
-    from ..checkpoint import load_checkpoint, save_checkpoint
-
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    rng = np.random.default_rng(seed)
-    gen = torch.Generator().manual_seed(seed)
-    step, losses, seconds = 0, [], 0.0
-    meta = {"kind": "denoiser", "model": {"class": type(model).__name__, "module": type(model).__module__,
-                                          "config": model.config()},
-            "hyper": {"noise": list(noise), "lr": lr, "lr_final": lr_final, "batch_size": batch_size,
-                      "steps": steps, "seed": seed, "loss": "l2", "sigma_conditional": True},
-            **(metadata or {})}
-    if checkpoint is not None and __import__("os").path.exists(checkpoint):
-        blob = load_checkpoint(checkpoint, expect_kind="denoiser")
-        st = blob["state"]
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
-        step, losses, seconds = st["step"], list(st["losses"]), st["seconds"]
-        rng.bit_generator.state = st["rng"]
-        gen.set_state(st["gen"])
-
-    def save():
-        if checkpoint is None:
-            return
-        meta["progress"] = {"global_step": step, "complete": step >= steps, "seconds": seconds}
-        meta["figures"] = {"loss_every_50": [float(np.mean(losses[i:i + 50])) for i in range(0, len(losses), 50)]}
-        save_checkpoint(checkpoint, {"metadata": meta, "state": {
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "losses": losses,
-            "seconds": seconds, "rng": rng.bit_generator.state, "gen": gen.get_state()}})
-
-    model.train()
-    lo, hi = noise
-    while step < steps:
-        t0 = _time.perf_counter()
-        for g in opt.param_groups:
-            g["lr"] = lr * (lr_final / lr) ** (step / max(steps - 1, 1))
-        x = torch.from_numpy(np.asarray(sampler(batch_size, rng), dtype=np.float32))
-        sig = lo + (hi - lo) * torch.rand(x.shape[0], generator=gen)
-        v = x + sig.reshape(-1, *([1] * (x.ndim - 1))) * torch.randn(x.shape, generator=gen)
-        loss = torch.mean((model(v, sig) - x) ** 2)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-        step += 1
-        seconds += _time.perf_counter() - t0
-        if step % checkpoint_every == 0 or step == steps:
-            save()
-            if log:
-                log(f"step {step}/{steps}: loss {np.mean(losses[-checkpoint_every:]):.5f} ({seconds:.0f} s)")
-    model.eval()
-    return meta

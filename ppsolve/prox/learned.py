@@ -112,6 +112,10 @@ class DenoiserProx(Proximal):
     sigma_of_tau : optional callable ``tau -> sigma``; then ``model(v, sigma)`` is called with ``sigma`` a
         float. Only for models whose ``forward`` takes that second input. Default None: ``tau`` is ignored.
     clip : optional ``(low, high)``: the output is clipped to it (e.g. ``(0, 1)`` for images).
+    ensemble : 1 (default), 2, 4 or 8: average the model over that many of the 8 flips / quarter turns of the
+        image (self-ensemble, as in IRCNN and DPIR: ``T^{-1} model(T v)``, in the order identity, vertical
+        flip, horizontal flip, both, then the transposed four; quarter turns only for square images, so a
+        non-square image uses at most 4). A better estimate for ``ensemble`` times the cost.
     device : where the model runs (default: where its parameters are); inputs are moved there and back.
     """
 
@@ -119,7 +123,10 @@ class DenoiserProx(Proximal):
     #: the number of positional inputs the model takes besides v (y for the conditional one)
     _conditions = 0
 
-    def __init__(self, model, sigma_of_tau=None, clip=None, device=None):
+    def __init__(self, model, sigma_of_tau=None, clip=None, device=None, ensemble: int = 1):
+        if ensemble not in (1, 2, 4, 8):
+            raise ValueError(f"{type(self).__name__}: ensemble must be 1, 2, 4 or 8, got {ensemble!r}")
+        self.ensemble = int(ensemble)
         if not callable(model):
             raise TypeError(f"{type(self).__name__}: model must be a torch.nn.Module or callable, "
                             f"got {type(model).__name__}")
@@ -170,7 +177,7 @@ class DenoiserProx(Proximal):
         if self.sigma_of_tau is not None:
             inputs = inputs + (float(self.sigma_of_tau(tau)),)
         with torch.no_grad(), _EvalMode(self.model):
-            out = self.model(*inputs)
+            out = self._run(inputs)
         if not isinstance(out, torch.Tensor):
             raise TypeError(f"{type(self).__name__}: the model returned {type(out).__name__}, not a tensor")
         out = restore(out)
@@ -181,19 +188,53 @@ class DenoiserProx(Proximal):
             out = out.clamp(*self.clip)
         return self._from_model(out, v)
 
+    def _run(self, inputs):
+        """``model(*inputs)``, averaged over ``ensemble`` flips / transposes of the image inputs (every
+        tensor input with at least two axes; a float noise level is passed as is)."""
+        if self.ensemble == 1:
+            return self.model(*inputs)
+        v = inputs[0]
+        square = v.shape[-1] == v.shape[-2] and all(
+            not isinstance(t, torch.Tensor) or t.ndim < 2 or t.shape[-1] == t.shape[-2] for t in inputs)
+        count = self.ensemble if square else min(self.ensemble, 4)
+        total = None
+        for k in range(count):
+            def forward(t, k=k):
+                if not isinstance(t, torch.Tensor) or t.ndim < 2:
+                    return t
+                t = t.flip(-2) if k & 1 else t
+                t = t.flip(-1) if k & 2 else t
+                return t.transpose(-1, -2) if k & 4 else t
+
+            def backward(t, k=k):
+                t = t.transpose(-1, -2) if k & 4 else t
+                t = t.flip(-1) if k & 2 else t
+                return t.flip(-2) if k & 1 else t
+
+            out = self.model(*(forward(t) for t in inputs))
+            if not isinstance(out, torch.Tensor):
+                return out  # reported by the caller
+            out = backward(out)
+            total = out if total is None else total + out
+        return total / count
+
     def __repr__(self):
         extra = "" if self.sigma_of_tau is None else f", sigma_of_tau={getattr(self.sigma_of_tau, '__name__', '?')}"
         clip = "" if self.clip is None else f", clip={self.clip}"
-        return f"{type(self).__name__}({type(self.model).__name__}{extra}{clip})"
+        ens = "" if self.ensemble == 1 else f", ensemble={self.ensemble}"
+        return f"{type(self).__name__}({type(self.model).__name__}{extra}{clip}{ens})"
 
     # -- loading -------------------------------------------------------------------------------------------
     @classmethod
     def from_checkpoint(cls, path, model_factory=None, device=None, **kwargs):
         """Build the proximal operator from a checkpoint written by ``ppsolve.train`` (``load_denoiser``);
-        ``kwargs`` go to the constructor. The checkpoint's metadata is kept as ``.metadata``."""
+        ``kwargs`` go to the constructor. The checkpoint's metadata is kept as ``.metadata``. A network trained
+        with its noise level as an input (``noise_level_input``) gets ``sigma_of_tau=sqrt_tau`` unless given."""
         from ..train import load_denoiser
 
         model, metadata = load_denoiser(path, model_factory, device=device)
+        if (metadata.get("hyper") or {}).get("noise_level_input"):
+            kwargs.setdefault("sigma_of_tau", sqrt_tau)
         prox = cls(model, device=device, **kwargs)
         prox.metadata = metadata
         return prox
