@@ -67,10 +67,13 @@ CANDIDATES = (
 
 
 def load_prior(name_or_path):
-    """(prox, stages or None): a zoo prior with its stages, or a checkpoint (noise-conditional networks get
-    ``sigma_of_tau = sqrt``), clipped to [0, 1]."""
+    """(prox, stages or None): a zoo prior with its ``deblur`` settings (stages, self-ensemble), or a checkpoint
+    (noise-conditional networks get ``sigma_of_tau = sqrt``), clipped to [0, 1]."""
     if name_or_path in zoo.list():
-        return zoo.load(name_or_path), zoo.info(name_or_path)["admm"].get("stages")
+        settings = zoo.info(name_or_path)["tasks"]["deblur"]
+        prox = zoo.load(name_or_path)
+        prox.ensemble = settings.get("ensemble", 1)
+        return prox, settings["stages"]
     return DenoiserProx.from_checkpoint(name_or_path, clip=(0, 1)), None
 
 
@@ -100,6 +103,8 @@ def main(argv=None):
     p.add_argument("--tune", type=int, nargs="?", const=0, default=None, metavar="FIRST",
                    help="score the candidate schedules (from number FIRST on) on test001-004 and stop")
     p.add_argument("--skip-baselines", action="store_true")
+    p.add_argument("--ensemble", type=int, choices=(1, 2, 4, 8), default=None,
+                   help="self-ensemble of the prior (DenoiserProx ensemble; default: the zoo's, else 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=ROOT / "results" / "deblur_bsd68")
     p.add_argument("--threads", type=int, default=1)
@@ -115,6 +120,8 @@ def main(argv=None):
     A = Convolution(kernel, (256, 256))
     y = measure(A, x, 0.01, args.seed)
     prox, stages = load_prior(args.prior)
+    if args.ensemble:
+        prox.ensemble = args.ensemble
     if args.tune is not None:
         rows = tune(y, A, x, prox, CANDIDATES[args.tune:])
         (out / "deblur_bsd68_tune.json").write_text(json.dumps(rows, indent=1))
@@ -128,14 +135,14 @@ def main(argv=None):
     modes = ["fourier", "learned"] if args.inverse == "both" else [args.inverse]
     inverses = {"fourier": fourier_inverse}
     report = {"problem": "BSD68 central 256x256, motion9_30deg periodic, noise 0.01", "seed": args.seed,
-              "prior": args.prior, "stages": stages, "tv_lam": args.tv_lam, "threads": args.threads,
+              "prior": args.prior, "stages": stages, "ensemble": prox.ensemble, "tv_lam": args.tv_lam, "threads": args.threads,
               "images": [q.name for q in paths]}
     if "learned" in modes:
         inverses["learned"] = LearnedInverses(Convolution(kernel, (128, 128)), out, "motion9", kernel_size=31)
         report["learned_inverse"] = inverses["learned"].accuracy(A, betas, x[:TUNE])
         print("learned inverse:", report["learned_inverse"], flush=True)
 
-    per, est = {}, {}
+    per, est, first = {}, {}, None
     for i in range(len(x)):
         row, show = {}, {}
         if not args.skip_baselines:
@@ -150,6 +157,8 @@ def main(argv=None):
             t = time.process_time()
             xl = restore(y[i], A, prior=prox, stages=stages, inverse=inverses[mode], x0="y", clip=(0, 1)).x
             row[f"prior_{mode}"] = (score(xl, x[i]), time.process_time() - t)
+            if i == 0 and mode == "fourier":
+                first = xl
             show[f"prior_{mode}"] = xl
         if i < args.grid:
             est[i] = show
@@ -160,6 +169,9 @@ def main(argv=None):
     report["psnr"] = {m: split_summary([per[n][m][0] for n in per], TUNE) for m in methods}
     report["cpu_seconds_per_image"] = {m: float(np.mean([per[n][m][1] for n in per])) for m in methods}
     report["per_image"] = {n: {m: v[0] for m, v in r.items()} for n, r in per.items()}
+    if first is not None and args.prior in zoo.list() and not args.stages and not args.ensemble:  # one call: the same
+        again = restore(y[0], A, prior=args.prior, task="deblur").x
+        report["restore_reproduces_first_image_max_abs_diff"] = float(np.max(np.abs(again - first)))
     if "wiener_best" in report["psnr"]:
         for m in modes:
             report[f"gain_prior_{m}_over"] = {

@@ -237,6 +237,8 @@ def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int 
             stages = [(beta, iters)]
         else:
             stages = settings["stages"]
+    if "ensemble" in settings:
+        prox.ensemble = int(settings["ensemble"])
     tiles = entry.get("patch") if isinstance(prior, str) else None
     if tiles is not None:
         big = max(A.in_shape[-2:]) > tiles["size"]

