@@ -43,6 +43,41 @@ class LearnedInverses:
         return self.info
 
 
+def psnr_per_iteration(y, A, x, prox, betas, iterations: int, x0: str = "bicubic") -> dict:
+    """For each beta, the mean over images of the PSNR of ADMM's estimate after every iteration (one stage of
+    ``iterations``); prints each curve with its best iteration. For choosing beta and the iteration count."""
+    from ppsolve import restore
+    from ppsolve.baselines import score
+
+    table = {}
+    for beta in betas:
+        curves = []
+        for i in range(len(x)):
+            seen = []
+            restore(y[i], A, prior=prox, stages=[(beta, iterations)], x0=x0,
+                    callback=lambda k, s, i=i, seen=seen: seen.append(score(s.x, x[i])))
+            curves.append(seen)
+        mean = np.mean(curves, axis=0)
+        table[f"{beta:g}"] = [round(float(v), 3) for v in mean]
+        print(f"beta {beta:g}: best {mean.max():.2f} dB at iteration {int(mean.argmax()) + 1}; "
+              f"{' '.join(f'{v:.2f}' for v in mean)}", flush=True)
+    return table
+
+
+def natural_prior(name_or_path, task: str):
+    """(prox, stages or None): a zoo prior with its ``task`` settings (stages, self-ensemble), or a checkpoint
+    (noise-conditional networks get ``sigma_of_tau = sqrt``), clipped to [0, 1]."""
+    from ppsolve import zoo
+    from ppsolve.prox import DenoiserProx
+
+    if name_or_path in zoo.list():
+        settings = zoo.info(name_or_path)["tasks"][task]
+        prox = zoo.load(name_or_path)
+        prox.ensemble = settings.get("ensemble", 1)
+        return prox, settings["stages"]
+    return DenoiserProx.from_checkpoint(name_or_path, clip=(0, 1)), None
+
+
 def fourier_inverse(A, beta):
     """The exact z-update, for ``restore(..., inverse=fourier_inverse)``."""
     return FourierInverse(A, beta)

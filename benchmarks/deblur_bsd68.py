@@ -42,13 +42,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, LearnedInverses, fourier_inverse, save_grid, split_summary
+from _common import DATA, LearnedInverses, fourier_inverse, natural_prior, save_grid, split_summary
 
 from ppsolve import restore, zoo
 from ppsolve.baselines import central_crops, measure, score, tv_admm, wiener_best
 from ppsolve.data import list_images
 from ppsolve.operators import Convolution
-from ppsolve.prox import DenoiserProx
 from ppsolve.restore import sigma_schedule
 
 TUNE = 4  # test001-test004: the only images any setting was chosen on
@@ -65,16 +64,6 @@ CANDIDATES = (
     + [(s0, se, n, 1, c) for s0 in (0.1, 0.2) for se in (0.005, 0.01) for n in (16, 30) for c in (2.5e-5, 5e-5)]
 )
 
-
-def load_prior(name_or_path):
-    """(prox, stages or None): a zoo prior with its ``deblur`` settings (stages, self-ensemble), or a checkpoint
-    (noise-conditional networks get ``sigma_of_tau = sqrt``), clipped to [0, 1]."""
-    if name_or_path in zoo.list():
-        settings = zoo.info(name_or_path)["tasks"]["deblur"]
-        prox = zoo.load(name_or_path)
-        prox.ensemble = settings.get("ensemble", 1)
-        return prox, settings["stages"]
-    return DenoiserProx.from_checkpoint(name_or_path, clip=(0, 1)), None
 
 
 def tune(y, A, x, prox, candidates):
@@ -119,7 +108,7 @@ def main(argv=None):
     x = central_crops(paths)
     A = Convolution(kernel, (256, 256))
     y = measure(A, x, 0.01, args.seed)
-    prox, stages = load_prior(args.prior)
+    prox, stages = natural_prior(args.prior, "deblur")
     if args.ensemble:
         prox.ensemble = args.ensemble
     if args.tune is not None:

@@ -36,13 +36,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, LearnedInverses, fourier_inverse, save_grid, split_summary  # noqa: E402
+from _common import DATA, LearnedInverses, fourier_inverse, natural_prior, save_grid, split_summary  # noqa: E402
 
 from ppsolve import restore, zoo  # noqa: E402
 from ppsolve.baselines import aligned_bicubic, central_crops, measure, score  # noqa: E402
 from ppsolve.data import list_images  # noqa: E402
 from ppsolve.experiments.natural import sr_operator  # noqa: E402
-from ppsolve.prox import DenoiserProx  # noqa: E402
 from ppsolve.restore import sigma_schedule  # noqa: E402
 
 FACTOR = 4
@@ -54,16 +53,6 @@ CANDIDATES = (
     + [(s0, 0.01, n, it, c) for s0 in (0.15, 0.2, 0.3) for n, it in ((6, 2), (8, 2)) for c in (3e-6, 1e-5)]
 )
 
-
-def load_prior(name_or_path):
-    """(prox, stages or None): a zoo prior with its ``sr4`` settings (stages, self-ensemble), or a checkpoint
-    (noise-conditional networks get ``sigma_of_tau = sqrt``), clipped to [0, 1]."""
-    if name_or_path in zoo.list():
-        settings = zoo.info(name_or_path)["tasks"]["sr4"]
-        prox = zoo.load(name_or_path)
-        prox.ensemble = settings.get("ensemble", 1)
-        return prox, settings["stages"]
-    return DenoiserProx.from_checkpoint(name_or_path, clip=(0, 1)), None
 
 
 def main(argv=None):
@@ -90,7 +79,7 @@ def main(argv=None):
     x = central_crops(paths)
     A = sr_operator((256, 256), FACTOR)
     y = measure(A, x, 0.01, args.seed)
-    prox, stages = load_prior(args.prior)
+    prox, stages = natural_prior(args.prior, "sr4")
     if args.ensemble:
         prox.ensemble = args.ensemble
     if args.tune is not None:

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, LearnedInverses, fourier_inverse, save_grid
+from _common import DATA, LearnedInverses, fourier_inverse, psnr_per_iteration, save_grid
 
 from ppsolve import restore, zoo
 from ppsolve.baselines import aligned_bicubic, measure, score
@@ -84,18 +84,7 @@ def main(argv=None):
     stages = json.loads(args.stages) if args.stages else settings.get("stages")
 
     if args.tune:
-        table = {}
-        for beta in (0.003, 0.01, 0.03, 0.1, 0.3, 1.0):
-            curves = []
-            for i in range(len(x)):
-                seen = []
-                restore(y[i], A, prior=prox, stages=[(beta, 20)], x0="bicubic",
-                        callback=lambda k, s, i=i, seen=seen: seen.append(score(s.x, x[i])))
-                curves.append(seen)
-            mean = np.mean(curves, axis=0)
-            table[f"{beta:g}"] = [round(float(v), 3) for v in mean]
-            print(f"beta {beta:g}: best {mean.max():.2f} dB at iteration {int(mean.argmax()) + 1}; "
-                  f"{' '.join(f'{v:.2f}' for v in mean)}", flush=True)
+        table = psnr_per_iteration(y, A, x, prox, (0.003, 0.01, 0.03, 0.1, 0.3, 1.0), 20)
         (args.out / f"sr_cub_tune_{args.split}.json").write_text(json.dumps(table, indent=1))
         return
 
