@@ -797,6 +797,8 @@ def _natural_gray_arguments(parser: argparse.ArgumentParser) -> None:
                              "$PPSOLVE_DATA/train400). Never BSD68 / Set12: those are for evaluation only")
     parser.add_argument("--patch", type=int, default=40, help="training crop size (default: %(default)s)")
     parser.add_argument("--features", type=int, default=48, help="hidden width of the DnCNN (default: %(default)s)")
+    parser.add_argument("--dilations", type=lambda t: tuple(int(v) for v in t.split(",")), default=(1, 2, 3, 4, 3, 2, 1),
+                        metavar="D1,D2,...", help="one 3x3 layer per dilation (default: 1,2,3,4,3,2,1)")
     parser.add_argument("--blind", action="store_true",
                         help="train the blind DnCNN instead of the noise-level-conditional SigmaDnCNN (the zoo's: "
                              "its noise level is an input, so ADMM can lower it stage by stage)")
@@ -821,7 +823,7 @@ def _natural_gray_run(args) -> dict:
     val = np.stack([im[i:i + n, j:j + n] for im in val_full
                     for i in range(0, im.shape[0] - n + 1, n) for j in range(0, im.shape[1] - n + 1, n)])
     torch.manual_seed(args.seed)
-    model = (DnCNN if args.blind else SigmaDnCNN)(channels=1, features=args.features)
+    model = (DnCNN if args.blind else SigmaDnCNN)(channels=1, features=args.features, dilations=args.dilations)
     description = (f"Train400 {len(train_paths)} images {train_paths[0].name}..{train_paths[-1].name}, random "
                    f"{args.patch}x{args.patch} crops with flips/rotations, float32 in [0, 1], "
                    f"sha256 {_array_digest(images)}")
