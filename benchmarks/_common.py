@@ -64,6 +64,24 @@ def psnr_per_iteration(y, A, x, prox, betas, iterations: int, x0: str = "bicubic
     return table
 
 
+def tune_schedules(y, A, x, prox, candidates, x0: str) -> list[dict]:
+    """Mean PSNR (and CPU seconds per image) of ``restore`` with each candidate
+    ``(sigma_start, sigma_end, steps, iterations, beta_scale)`` of ``ppsolve.restore.sigma_schedule``; best first."""
+    from ppsolve import restore
+    from ppsolve.baselines import score
+    from ppsolve.restore import sigma_schedule
+
+    rows = []
+    for s0, se, n, it, c in candidates:
+        stages = sigma_schedule(s0, se, n, c, iterations=it)
+        t = time.process_time()
+        scores = [score(restore(y[i], A, prior=prox, stages=stages, x0=x0).x, x[i]) for i in range(len(x))]
+        rows.append({"sigma_start": s0, "sigma_end": se, "steps": n, "iterations": it, "beta_scale": c,
+                     "psnr": float(np.mean(scores)), "cpu_seconds_per_image": (time.process_time() - t) / len(x)})
+        print(rows[-1], flush=True)
+    return sorted(rows, key=lambda r: -r["psnr"])
+
+
 def natural_prior(name_or_path, task: str):
     """(prox, stages or None): a zoo prior with its ``task`` settings (stages, self-ensemble), or a checkpoint
     (noise-conditional networks get ``sigma_of_tau = sqrt``), clipped to [0, 1]."""

@@ -43,10 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, LearnedInverses, fourier_inverse, psnr_per_iteration, save_grid  # noqa: E402
 
 from ppsolve import restore  # noqa: E402
-from ppsolve.baselines import aligned_bicubic, measure, score  # noqa: E402
+from ppsolve.baselines import measure, score  # noqa: E402
 from ppsolve.data import list_images, load_images  # noqa: E402
 from ppsolve.experiments.natural import CELEBA_HELD_OUT, CELEBA_SIZE, joint_sr_color_operator, split_last  # noqa: E402
 from ppsolve.prox import CPSDAE  # noqa: E402
+from ppsolve.restore import starting_point  # noqa: E402
 from ppsolve.train import CELEBA_VAL  # noqa: E402
 
 FACTOR = 2
@@ -60,11 +61,6 @@ def faces(root: Path, split: str, limit):
     train, test = split_last(list_images(root), CELEBA_HELD_OUT)
     paths = (test if split == "test" else train[-CELEBA_VAL:])[:limit]
     return load_images(paths, mode="RGB", crop=88, size=CELEBA_SIZE).astype(np.float64), paths
-
-
-def grey_bicubic(y):
-    up = np.clip(aligned_bicubic(y, FACTOR), 0, 1)
-    return np.repeat(up[..., None, :, :], 3, axis=-3)
 
 
 def main(argv=None):
@@ -111,7 +107,7 @@ def main(argv=None):
     per, figure = {}, []
     for i in range(len(x)):
         t = time.process_time()
-        xb = grey_bicubic(y[i])
+        xb = starting_point("bicubic", y[i], A)  # the grey bicubic upsampling in every channel
         row = {"grey_bicubic": (score(xb, x[i]), time.process_time() - t)}
         for mode in modes:
             t = time.process_time()

@@ -9,10 +9,11 @@ reused above), dense Cholesky at 64 x 64, the Fourier closed form, the learned i
 preconditioned CG. All libraries share one thread count (``PPSOLVE_BENCH_THREADS``, default 1). Writes
 results/compare_inverses/{compare.json, compare.md, *.png} and prints the tables and the time ratios.
 """
-import _timing  # noqa: F401  (thread set-up first)
 import argparse
 import time
 from pathlib import Path
+
+import _timing  # noqa: F401  (thread set-up first)
 
 from ppsolve.compare import INVERSE_NAMES, compare, write_report
 

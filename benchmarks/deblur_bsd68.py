@@ -42,13 +42,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, LearnedInverses, fourier_inverse, natural_prior, save_grid, split_summary
+from _common import DATA, LearnedInverses, fourier_inverse, natural_prior, save_grid, split_summary, tune_schedules  # noqa: E402
 
 from ppsolve import restore, zoo
 from ppsolve.baselines import central_crops, measure, score, tv_admm, wiener_best
 from ppsolve.data import list_images
 from ppsolve.operators import Convolution
-from ppsolve.restore import sigma_schedule
 
 TUNE = 4  # test001-test004: the only images any setting was chosen on
 #: candidate schedules of --tune, (sigma_start, sigma_end, steps, iterations per step, beta_scale) for
@@ -64,19 +63,6 @@ CANDIDATES = (
     + [(s0, se, n, 1, c) for s0 in (0.1, 0.2) for se in (0.005, 0.01) for n in (16, 30) for c in (2.5e-5, 5e-5)]
 )
 
-
-
-def tune(y, A, x, prox, candidates):
-    rows = []
-    for s0, se, n, it, c in candidates:
-        stages = sigma_schedule(s0, se, n, c, iterations=it)
-        t = time.process_time()
-        scores = [score(restore(y[i], A, prior=prox, stages=stages, x0="y").x, x[i]) for i in range(len(x))]
-        rows.append({"sigma_start": s0, "sigma_end": se, "steps": n, "iterations": it, "beta_scale": c,
-                     "psnr": float(np.mean(scores)),
-                     "cpu_seconds_per_image": (time.process_time() - t) / len(x)})
-        print(rows[-1], flush=True)
-    return sorted(rows, key=lambda r: -r["psnr"])
 
 
 def main(argv=None):
@@ -112,7 +98,7 @@ def main(argv=None):
     if args.ensemble:
         prox.ensemble = args.ensemble
     if args.tune is not None:
-        rows = tune(y, A, x, prox, CANDIDATES[args.tune:])
+        rows = tune_schedules(y, A, x, prox, CANDIDATES[args.tune:], x0="y")
         (out / "deblur_bsd68_tune.json").write_text(json.dumps(rows, indent=1))
         print("best:", rows[0])
         return

@@ -5,11 +5,11 @@
 Everything runs in float64 with the same thread count (``PPSOLVE_BENCH_THREADS``, default 1) in one
 process; the ratio column is ppsolve time / reference time (target <= 1.3).
 """
-import _timing  # noqa: F401  (thread set-up first)
 import argparse
 import json
 from pathlib import Path
 
+import _timing  # noqa: F401  (thread set-up first)
 import numpy as np
 import scipy.fft
 

@@ -36,13 +36,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, LearnedInverses, fourier_inverse, natural_prior, save_grid, split_summary  # noqa: E402
+from _common import DATA, LearnedInverses, fourier_inverse, natural_prior, save_grid, split_summary, tune_schedules  # noqa: E402
 
 from ppsolve import restore, zoo  # noqa: E402
 from ppsolve.baselines import aligned_bicubic, central_crops, measure, score  # noqa: E402
 from ppsolve.data import list_images  # noqa: E402
 from ppsolve.experiments.natural import sr_operator  # noqa: E402
-from ppsolve.restore import sigma_schedule  # noqa: E402
 
 FACTOR = 4
 TUNE = 4
@@ -83,15 +82,7 @@ def main(argv=None):
     if args.ensemble:
         prox.ensemble = args.ensemble
     if args.tune is not None:
-        rows = []
-        for s0, se, n, it, c in CANDIDATES[args.tune:]:
-            st = sigma_schedule(s0, se, n, c, iterations=it)
-            t = time.process_time()
-            scores = [score(restore(y[i], A, prior=prox, stages=st, x0="bicubic").x, x[i]) for i in range(len(x))]
-            rows.append({"sigma_start": s0, "sigma_end": se, "steps": n, "iterations": it, "beta_scale": c,
-                         "psnr": float(np.mean(scores)), "cpu_seconds_per_image": (time.process_time() - t) / len(x)})
-            print(rows[-1], flush=True)
-        rows.sort(key=lambda r: -r["psnr"])
+        rows = tune_schedules(y, A, x, prox, CANDIDATES[args.tune:], x0="bicubic")
         (out / "sr_bsd68_tune.json").write_text(json.dumps(rows, indent=1))
         print("best:", rows[0])
         return

@@ -36,12 +36,13 @@ import numpy as np
 import torch
 
 from ._array import is_torch, namespace, to_numpy
+from ._validate import real_number
 from .admm import ADMM, ADMMResult, History
 from .inverses.base import Inverse
 from .operators.base import LinearOperator
 from .prox.basic import Proximal
 
-__all__ = ["X0_CHOICES", "parse_stages", "restore", "sigma_schedule", "solve_staged"]
+__all__ = ["X0_CHOICES", "parse_stages", "restore", "sigma_schedule", "solve_staged", "starting_point"]
 
 #: keyword arguments ``restore`` passes on to ``ADMM.solve``; ``lam`` goes to ``ADMM``
 _SOLVE_OPTIONS = ("tol", "callback", "x_true")
@@ -64,13 +65,10 @@ def parse_stages(stages) -> list[tuple[float, int, float | None]]:
         if len(stage) != 3:
             raise ValueError(f"stages[{i}]: expected (beta, iterations) or (beta, iterations, sigma), got {stage!r}")
         beta, iters, sigma = stage
-        if not isinstance(beta, numbers.Real) or not np.isfinite(beta) or beta <= 0:
-            raise ValueError(f"stages[{i}]: beta must be a finite number > 0, got {beta!r}")
         if isinstance(iters, bool) or not isinstance(iters, numbers.Integral) or iters < 1:
             raise ValueError(f"stages[{i}]: iterations must be an int >= 1, got {iters!r}")
-        if sigma is not None and (not isinstance(sigma, numbers.Real) or not np.isfinite(sigma) or sigma < 0):
-            raise ValueError(f"stages[{i}]: sigma must be a finite number >= 0 or None, got {sigma!r}")
-        out.append((float(beta), int(iters), None if sigma is None else float(sigma)))
+        out.append((real_number(beta, f"stages[{i}]: beta", positive=True), int(iters),
+                    None if sigma is None else real_number(sigma, f"stages[{i}]: sigma")))
     if not out:
         raise ValueError("stages: expected at least one stage")
     return out
@@ -137,8 +135,9 @@ def solve_staged(A: LinearOperator, prox, y, stages, inverse="auto", x0=None, la
     return last
 
 
-def _start(x0, y, A: LinearOperator):
-    """``x0`` as given, or one of ``X0_CHOICES``."""
+def starting_point(x0, y, A: LinearOperator):
+    """ADMM's ``z_0`` for ``restore``'s ``x0``: an array (or None) as given, or one of ``X0_CHOICES`` made from ``y``
+    (``"zeros"`` gives None, ADMM's default)."""
     if x0 is None or not isinstance(x0, str):
         return x0
     if x0 not in X0_CHOICES:
@@ -250,7 +249,7 @@ def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int 
     elif patch:
         raise ValueError("restore: patch=True needs tile settings; this prior has none (use ppsolve.patches.Patchwise)")
     lam = admm_options.pop("lam", settings.get("lam", 0.0))
-    start = _start(settings.get("x0", None) if x0 is None else x0, y, A)
+    start = starting_point(settings.get("x0", None) if x0 is None else x0, y, A)
     result = solve_staged(A, prox, y, stages, inverse=inverse, x0=start, lam=lam, **admm_options)
     clip = settings.get("clip") if clip is None else clip
     if clip is not None:

@@ -105,10 +105,10 @@ REGISTRY: dict[str, dict] = {
 
 def _schedule(sigma_start, sigma_end, steps, beta_scale, iterations):
     """``ppsolve.restore.sigma_schedule`` written out (rounded to 6 digits), so the registry shows the stages."""
-    import numpy as np
+    from ..restore import sigma_schedule
 
-    return [[float(f"{beta_scale / s**2:.6g}"), iterations, float(f"{s:.6g}")]
-            for s in np.geomspace(sigma_start, sigma_end, steps)]
+    return [[float(f"{beta:.6g}"), its, float(f"{sigma:.6g}")]
+            for beta, its, sigma in sigma_schedule(sigma_start, sigma_end, steps, beta_scale, iterations)]
 
 
 _NATURAL = ("grey natural images in [0, 1] (8-bit / 255), periodic operators, y = A x + N(0, 0.01^2); measured on "
