@@ -9,7 +9,9 @@ with weights:
     out[p] = sum_t w_t(p) fn(tile_t)[p] / sum_t w_t(p)
 
 Tile starts along each axis are ``0, s, 2 s, ...`` with the stride ``s = patch - overlap``, plus a last tile
-flush with the far border (so every pixel is covered and no tile is padded). The 1-D weight of a tile along
+flush with the far border (so every pixel is covered and no tile is padded). With ``align > 1`` every start
+is a multiple of ``align`` (for networks that commute only with such translations, like a U-Net), and the
+last tile may be up to ``align - 1`` pixels longer than ``patch``. The 1-D weight of a tile along
 an axis is
 
 * ``window="flat"``: 1 everywhere (plain averaging);
@@ -51,16 +53,21 @@ __all__ = ["Patchwise", "apply_patchwise", "patch_starts", "patch_window"]
 WINDOWS = ("hann", "flat")
 
 
-def patch_starts(n: int, patch: int, overlap: int) -> list[int]:
-    """Starts of the tiles along an axis of length ``n``: ``0, s, 2 s, ...`` (``s = patch - overlap``)
-    with a last tile ending at ``n``; ``[0]`` when ``patch >= n``."""
+def patch_starts(n: int, patch: int, overlap: int, align: int = 1) -> list[tuple[int, int]]:
+    """``(start, length)`` of the tiles along an axis of length ``n``: starts ``0, s, 2 s, ...`` (``s = patch -
+    overlap``, a multiple of ``align``) of length ``patch``, and a last tile that ends at ``n`` and starts at
+    the largest multiple of ``align`` at most ``n - patch`` (so it may be up to ``align - 1`` longer);
+    ``[(0, n)]`` when ``patch >= n``."""
     if patch >= n:
-        return [0]
+        return [(0, n)]
     stride = patch - overlap
+    if stride % align:
+        raise ValueError(f"patch_starts: the stride patch - overlap = {stride} must be a multiple of align {align}")
     starts = list(range(0, n - patch + 1, stride))
-    if starts[-1] != n - patch:
-        starts.append(n - patch)
-    return starts
+    last = (n - patch) // align * align
+    if starts[-1] != last:
+        starts.append(last)
+    return [(start, patch) for start in starts[:-1]] + [(starts[-1], n - starts[-1])]
 
 
 def patch_window(length: int, overlap: int, margin: int, taper_start: bool, taper_end: bool,
@@ -88,7 +95,7 @@ def _check_int(value, what, low):
 
 
 def apply_patchwise(fn, image, patch: int = 64, overlap: int = 16, batch: int = 16, window: str = "hann",
-                    margin: int = 0, image_ndim: int = 2):
+                    margin: int = 0, image_ndim: int = 2, align: int = 1):
     """``fn`` applied to ``image`` through overlapping ``patch x patch`` tiles averaged with weights (see the
     module docstring).
 
@@ -104,6 +111,9 @@ def apply_patchwise(fn, image, patch: int = 64, overlap: int = 16, batch: int = 
         result exact for a translation-equivariant ``fn`` of receptive radius ``r``. Needs
         ``overlap >= 2 margin + 1``.
     image_ndim : 2 or 3: how many trailing axes make one image.
+    align : every tile starts at a multiple of it (``patch - overlap`` must be one); ``fn`` then also gets the
+        last, longer tiles, in calls of their own. Exactness needs ``fn`` to commute with translations by
+        multiples of ``align``.
     """
     check_array(image, "apply_patchwise image")
     if window not in WINDOWS:
@@ -118,6 +128,7 @@ def apply_patchwise(fn, image, patch: int = 64, overlap: int = 16, batch: int = 
     overlap = _check_int(overlap, "overlap", 0)
     margin = _check_int(margin, "margin", 0)
     batch = _check_int(batch, "batch", 1)
+    align = _check_int(align, "align", 1)
     H, W = int(image.shape[-2]), int(image.shape[-1])
     ph, pw = min(ph, H), min(pw, W)
     for p, n in ((ph, H), (pw, W)):
@@ -130,10 +141,12 @@ def apply_patchwise(fn, image, patch: int = 64, overlap: int = 16, batch: int = 
     lead = tuple(image.shape[: image.ndim - image_ndim])
     core = tuple(image.shape[image.ndim - image_ndim:])
     flat = image.reshape((-1,) + core)
-    rows, cols = patch_starts(H, ph, overlap), patch_starts(W, pw, overlap)
-    wr = {r: patch_window(ph, overlap, margin, r > 0, r + ph < H, window) for r in rows}
-    wc = {c: patch_window(pw, overlap, margin, c > 0, c + pw < W, window) for c in cols}
-    jobs = [(b, r, c) for b in range(flat.shape[0]) for r in rows for c in cols]
+    rows, cols = patch_starts(H, ph, overlap, align), patch_starts(W, pw, overlap, align)
+    wr = {r: patch_window(n, overlap, margin, r > 0, r + n < H, window) for r, n in rows}
+    wc = {c: patch_window(n, overlap, margin, c > 0, c + n < W, window) for c, n in cols}
+    # tiles of one shape go to fn together (all but the last row / column when align > 1)
+    jobs = sorted(((b, r, nr, c, nc) for b in range(flat.shape[0]) for r, nr in rows for c, nc in cols),
+                  key=lambda job: (job[2], job[4]))
 
     torch_mode = is_torch(image)
     if torch_mode:
@@ -153,29 +166,32 @@ def apply_patchwise(fn, image, patch: int = 64, overlap: int = 16, batch: int = 
 
     num = None
     den = np.zeros((H, W))
-    for r in rows:
-        for c in cols:
-            den[r:r + ph, c:c + pw] += np.outer(wr[r], wc[c])
+    for r, nr in rows:
+        for c, nc in cols:
+            den[r:r + nr, c:c + nc] += np.outer(wr[r], wc[c])
     if np.any(den <= 0):
         raise ValueError("apply_patchwise: some pixels get no weight (increase overlap or reduce margin)")
-    for start in range(0, len(jobs), batch):
-        chunk = jobs[start:start + batch]
-        tiles = stack([flat[b, ..., r:r + ph, c:c + pw] for b, r, c in chunk])
+    start = 0
+    while start < len(jobs):
+        shape = (jobs[start][2], jobs[start][4])
+        chunk = [job for job in jobs[start:start + batch] if (job[2], job[4]) == shape]
+        start += len(chunk)
+        tiles = stack([flat[b, ..., r:r + nr, c:c + nc] for b, r, nr, c, nc in chunk])
         out = fn(tiles)
         if torch_mode != is_torch(out):
             raise TypeError(f"apply_patchwise: fn returned a {type(out).__module__} array for "
                             f"{type(image).__module__} tiles")
-        if out.shape[0] != len(chunk) or tuple(out.shape[-2:]) != (ph, pw):
+        if out.shape[0] != len(chunk) or tuple(out.shape[-2:]) != shape:
             raise ValueError(f"apply_patchwise: fn mapped tiles {tuple(tiles.shape)} to {tuple(out.shape)}; "
-                             f"expected ({len(chunk)}, ..., {ph}, {pw})")
+                             f"expected ({len(chunk)}, ..., {shape[0]}, {shape[1]})")
         if num is None:
             out_lead = tuple(out.shape[1:-2])
             if torch_mode:
                 num = torch.zeros((flat.shape[0],) + out_lead + (H, W), dtype=out.dtype, device=out.device)
             else:
                 num = np.zeros((flat.shape[0],) + out_lead + (H, W), dtype=out.dtype)
-        for k, (b, r, c) in enumerate(chunk):
-            num[b, ..., r:r + ph, c:c + pw] += out[k] * as_weight(np.outer(wr[r], wc[c]))
+        for k, (b, r, nr, c, nc) in enumerate(chunk):
+            num[b, ..., r:r + nr, c:c + nc] += out[k] * as_weight(np.outer(wr[r], wc[c]))
     result = num / as_weight(den).to(num.dtype) if torch_mode else num / den.astype(num.dtype)
     return result.reshape(lead + tuple(result.shape[1:]))
 
@@ -192,7 +208,9 @@ class Patchwise(Proximal):
     A conditional prior (``prox.factor``: the cPSDAE, conditioned on the low-resolution measurement ``y``)
     gets each tile's own part of ``y``: ``patch``, ``overlap`` and the image size must then be multiples of
     the factor ``r``, so that every tile starts on a sampled pixel and its ``y`` is ``y``'s tile of size
-    ``patch / r`` at ``start / r``.
+    ``patch / r`` at ``start / r``. A network with a ``multiple`` ``m`` (a U-Net, through
+    ``DenoiserProx.multiple``) gets tiles that start at multiples of ``m`` (``patch`` and ``overlap`` must be
+    multiples of it), which keeps the result exact.
     """
 
     name = "patchwise"
@@ -208,9 +226,11 @@ class Patchwise(Proximal):
             raise ValueError(f"Patchwise: image_ndim must be 2 or 3, got {image_ndim!r}")
         self.image_ndim = image_ndim
         self.factor = getattr(self.prox, "factor", None)
-        if self.factor is not None and (self.patch % self.factor or self.overlap % self.factor):
-            raise ValueError(f"Patchwise: patch {self.patch} and overlap {self.overlap} must be multiples of the "
-                             f"prior's factor {self.factor}")
+        self.align = math.lcm(self.factor or 1, int(getattr(self.prox, "multiple", 1)))
+        if self.patch % self.align or self.overlap % self.align:
+            raise ValueError(f"Patchwise: patch {self.patch} and overlap {self.overlap} must be multiples of "
+                             f"{self.align} (the prior's factor {self.factor}, its network's multiple "
+                             f"{getattr(self.prox, 'multiple', 1)})")
 
     def _prox(self, v, tau, y):
         H, W = int(v.shape[-2]), int(v.shape[-1])
@@ -220,7 +240,8 @@ class Patchwise(Proximal):
             def fn(tiles):
                 return self.prox(tiles, tau, y=y)
 
-            return apply_patchwise(fn, v, self.patch, self.overlap, self.batch, "hann", self.margin, self.image_ndim)
+            return apply_patchwise(fn, v, self.patch, self.overlap, self.batch, "hann", self.margin, self.image_ndim,
+                                   self.align)
         return self._conditional(v, tau, y)
 
     def _conditional(self, v, tau, y):
@@ -255,9 +276,9 @@ class Patchwise(Proximal):
             out = self.prox(vt, tau, y=yt)
             return out if v3 is v else out[:, None]
 
-        out = apply_patchwise(fn, both, self.patch, self.overlap, self.batch, "hann", self.margin, 3)
+        out = apply_patchwise(fn, both, self.patch, self.overlap, self.batch, "hann", self.margin, 3, self.align)
         return out if v3 is v else out[..., 0, :, :]
 
     def __repr__(self):
         return (f"Patchwise({self.prox!r}, patch={self.patch}, overlap={self.overlap}, margin={self.margin}, "
-                f"batch={self.batch})")
+                f"batch={self.batch}, align={self.align})")

@@ -9,6 +9,7 @@ from ppsolve import ADMM, restore
 from ppsolve.inverses import FourierInverse
 from ppsolve.nn.cpsdae import CPSDAE as CPSDAENet
 from ppsolve.nn.dncnn import DnCNN, SigmaDnCNN
+from ppsolve.nn.unet import SigmaUNet
 from ppsolve.operators import Convolution, gaussian_kernel, motion_kernel, strided_convolution
 from ppsolve.patches import Patchwise
 from ppsolve.prox import CPSDAE, L2, DenoiserProx
@@ -125,6 +126,31 @@ def test_patchwise_denoiser_equals_whole_image():
     assert np.array_equal(tiled(small, 0.0), prox(small, 0.0))  # no larger than a tile: passed whole
 
 
+@pytest.mark.parametrize("ensemble", [1, 4])
+def test_patchwise_unet_tiles_on_its_grid_and_equals_whole_image(ensemble):
+    """A U-Net commutes only with translations by its ``multiple`` (4 here): Patchwise starts every tile at a
+    multiple of 4, so with margin >= the receptive radius the tiled result equals the whole-image one on an
+    image whose sides are not multiples of 4, also with the flip self-ensemble (the prox pads the image to
+    the grid before flipping). Tiles at an arbitrary phase would not match."""
+    torch.manual_seed(0)
+    net = SigmaUNet(widths=(4, 6, 8)).double().eval()
+    for p in net.parameters():  # weights far from the near-identity initialisation
+        torch.nn.init.normal_(p, std=0.3)
+    prox = DenoiserProx(net, sigma_of_tau=lambda tau: 0.1, ensemble=ensemble)
+    r = net.receptive_radius
+    v = np.random.default_rng(0).random((130, 113))
+    whole = prox(v, 0.0)
+    tiled = Patchwise(prox, patch=64, overlap=60, margin=r)  # r = 25
+    assert tiled.align == 4
+    assert np.allclose(tiled(v, 0.0), whole, atol=1e-10)
+    from ppsolve.patches import apply_patchwise
+
+    unaligned = apply_patchwise(lambda t: prox(t, 0.0), v, 64, 57, 4, "hann", r)  # stride 7: off the grid
+    assert np.abs(unaligned - whole).max() > 1e-3
+    with pytest.raises(ValueError, match="multiple 4"):
+        Patchwise(prox, patch=62, overlap=60, margin=r)
+
+
 def test_patchwise_conditional_prior_gets_each_tiles_measurement():
     """A small cPSDAE (factor 2, 3 x 3 convs, eval mode: translation-equivariant by multiples of 2, receptive
     radius 3 low-resolution pixels = 6 pixels): tiled with margin 8 it equals the whole image."""
@@ -139,7 +165,7 @@ def test_patchwise_conditional_prior_gets_each_tiles_measurement():
     v, y = rng.random((3, 64, 48)), rng.random((32, 24))
     tiled = Patchwise(prox, patch=32, overlap=18, margin=8, image_ndim=3)
     assert np.allclose(tiled(v, 0.0, y=y), prox(v, 0.0, y=y), atol=1e-10)
-    with pytest.raises(ValueError, match="multiples of the prior's factor"):
+    with pytest.raises(ValueError, match="the prior's factor 2"):
         Patchwise(prox, patch=31, overlap=18)
     with pytest.raises(ValueError, match="y has spatial shape"):
         tiled(v, 0.0, y=y[:-1])

@@ -308,6 +308,33 @@ def test_cli_mnist_dae(tmp_path, shared_data, capsys):
             main(args + bad)
 
 
+@pytest.mark.data
+def test_cli_natural_gray_unet_and_dncnn(tmp_path, shared_data, capsys):
+    """The natural-gray recipe: a (tiny) SigmaUNet by default, the dilated SigmaDnCNN with --arch dncnn; the
+    exported prior takes its noise level from tau and tiles on the U-Net's grid."""
+    from ppsolve.nn import SigmaDnCNN, SigmaUNet
+    from ppsolve.patches import Patchwise
+    from ppsolve.prox import DenoiserProx
+
+    common = ["natural-gray", "--data", str(shared_data / "train400"), "--epochs", "1", "--steps-per-epoch", "2",
+              "--batch-size", "4", "--no-progress", "--threads", "1"]
+    out = tmp_path / "unet.pt"
+    assert main(common + ["--patch", "32", "--widths", "4,8", "--out", str(out),
+                          "--checkpoint", str(tmp_path / "u.ckpt")]) == 0
+    prox = DenoiserProx.from_checkpoint(out)
+    assert isinstance(prox.model, SigmaUNet) and prox.model.widths == (4, 8) and prox.sigma_of_tau is not None
+    assert prox.metadata["extra"]["split"]["val"] == ["test_381.png", "test_400.png"]
+    assert Patchwise(prox, patch=64, overlap=24, margin=8).align == 2
+    out = tmp_path / "dncnn.pt"
+    assert main(common + ["--arch", "dncnn", "--patch", "30", "--features", "4", "--dilations", "1,2,1",
+                          "--out", str(out), "--checkpoint", str(tmp_path / "d.ckpt")]) == 0
+    assert isinstance(DenoiserProx.from_checkpoint(out).model, SigmaDnCNN)
+    with pytest.raises(SystemExit, match="multiple of 4"):
+        main(common + ["--patch", "30", "--out", str(tmp_path / "x.pt"), "--checkpoint", str(tmp_path / "x.ckpt")])
+    with pytest.raises(SystemExit, match="--blind is for --arch dncnn"):
+        main(common + ["--blind", "--out", str(tmp_path / "x.pt"), "--checkpoint", str(tmp_path / "x.ckpt")])
+
+
 def test_lsuv_init_gives_unit_variance_layers():
     from ppsolve.train import lsuv_init
 

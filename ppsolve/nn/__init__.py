@@ -4,8 +4,9 @@ from .dae import DAE
 from .discriminator import Discriminator, FeatureComparator
 from .dncnn import DnCNN, SigmaDnCNN
 from .symmetric import LinearSymmetricNet, PaperSymmetricNet, build_symmetric_net
+from .unet import SigmaUNet
 
 __all__ = [
-    "CPSDAE", "DAE", "Discriminator", "DnCNN", "FeatureComparator", "SameConv2d", "SigmaDnCNN",
+    "CPSDAE", "DAE", "Discriminator", "DnCNN", "FeatureComparator", "SameConv2d", "SigmaDnCNN", "SigmaUNet",
     "LinearSymmetricNet", "PaperSymmetricNet", "build_symmetric_net",
 ]

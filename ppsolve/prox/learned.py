@@ -188,12 +188,28 @@ class DenoiserProx(Proximal):
             out = out.clamp(*self.clip)
         return self._from_model(out, v)
 
+    @property
+    def multiple(self) -> int:
+        """The model's ``multiple`` (1 if it has none): it commutes with translations by multiples of it."""
+        return int(getattr(self.model, "multiple", 1))
+
     def _run(self, inputs):
         """``model(*inputs)``, averaged over ``ensemble`` flips / transposes of the image inputs (every
-        tensor input with at least two axes; a float noise level is passed as is)."""
+        tensor input with at least two axes; a float noise level is passed as is).
+
+        For a model with a ``multiple`` ``m > 1`` (a U-Net) the image ``v`` is first padded at the bottom and
+        right to a multiple of ``m`` by repeating its last row / column (as the model would itself) and the
+        output cropped back, so that every flip sees the same pixel grid: the result then commutes with
+        translations by multiples of ``m`` also with the ensemble, which exact tiling needs."""
+        v, m = inputs[0], self.multiple
+        H, W = v.shape[-2:] if v.ndim >= 2 else (1, 1)
+        if m > 1 and (H % m or W % m) and self.ensemble > 1:
+            padded = torch.nn.functional.pad(v.reshape(-1, 1, H, W), (0, -W % m, 0, -H % m), mode="replicate")
+            padded = padded.reshape(tuple(v.shape[:-2]) + tuple(padded.shape[-2:]))
+            out = self._run((padded,) + tuple(inputs[1:]))
+            return out if not isinstance(out, torch.Tensor) else out[..., :H, :W]
         if self.ensemble == 1:
             return self.model(*inputs)
-        v = inputs[0]
         square = v.shape[-1] == v.shape[-2] and all(
             not isinstance(t, torch.Tensor) or t.ndim < 2 or t.shape[-1] == t.shape[-2] for t in inputs)
         count = self.ensemble if square else min(self.ensemble, 4)
