@@ -462,6 +462,8 @@ def test_unet_colour_and_errors():
     assert net(torch.rand(2, 3, 16, 16), 0.1).shape == (2, 3, 16, 16)
     with pytest.raises(ValueError, match=r"expected \(..., 3, H, W\)"):
         net(torch.rand(2, 16, 16), 0.1)
+    with pytest.raises(ValueError, match=r"one per image \(2\), got 3"):
+        net(torch.rand(2, 3, 16, 16), torch.tensor([0.1, 0.2, 0.3]))
     with pytest.raises(ValueError, match="widths"):
         SigmaUNet(widths=())
     with pytest.raises(ValueError, match="blocks"):

@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._layout import image_batch, noise_level_map
+
 __all__ = ["DnCNN", "SigmaDnCNN"]
 
 
@@ -72,14 +74,8 @@ class DnCNN(nn.Module):
         return sum(self.dilations)
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
-        shape = v.shape
-        if self.channels == 1 and (v.ndim < 3 or v.shape[-3] != 1):
-            t = v.reshape((-1, 1) + tuple(shape[-2:]))
-        else:
-            if v.ndim < 3 or v.shape[-3] != self.channels:
-                raise ValueError(f"DnCNN: expected (..., {self.channels}, H, W), got {tuple(shape)}")
-            t = v.reshape((-1, self.channels) + tuple(shape[-2:]))
-        return (t - self.body(t)).reshape(shape)
+        t = image_batch(v, self.channels, type(self).__name__)
+        return (t - self.body(t)).reshape(v.shape)
 
 
 class SigmaDnCNN(DnCNN):
@@ -98,15 +94,5 @@ class SigmaDnCNN(DnCNN):
         self.reset_parameters()
 
     def forward(self, v: torch.Tensor, sigma) -> torch.Tensor:
-        shape = v.shape
-        c = self.channels
-        if c == 1 and (v.ndim < 3 or v.shape[-3] != 1):
-            t = v.reshape((-1, 1) + tuple(shape[-2:]))
-        else:
-            t = v.reshape((-1, c) + tuple(shape[-2:]))
-        s = torch.as_tensor(sigma, dtype=t.dtype, device=t.device).reshape(-1)
-        if s.numel() == 1:
-            s = s.expand(t.shape[0])
-        smap = s.reshape(-1, 1, 1, 1).expand(t.shape[0], 1, *t.shape[-2:])
-        return (t - self.body(torch.cat([t, smap], dim=1))).reshape(shape)
-
+        t = image_batch(v, self.channels, type(self).__name__)
+        return (t - self.body(torch.cat([t, noise_level_map(t, sigma)], dim=1))).reshape(v.shape)
