@@ -53,7 +53,8 @@ TUNE = 4  # test001-test004: the only images any setting was chosen on
 #: candidate schedules of --tune, (sigma_start, sigma_end, steps, iterations per step, beta_scale) for
 #: ppsolve.restore.sigma_schedule: a first round around DPIR's values (sigma from 0.05-0.2 down to the noise
 #: level 0.01, beta_scale = lambda sigma_noise^2 with DPIR's lambda = 0.23 -> 2.3e-5), then a finer second
-#: round around the first round's best (0.1, 0.01, 4, 2, 5e-5: 28.17 dB on test001-004), a third with more steps
+#: round around the first round's best (0.1, 0.01, 4, 2, 5e-5: 28.17 dB on test001-004 with the first,
+#: SigmaDnCNN prior), a third with more steps, a fourth around the U-Net prior's best of the first three
 CANDIDATES = (
     [(s0, 0.01, n, it, c) for s0 in (0.05, 0.1, 0.2) for n, it in ((4, 2), (6, 1), (8, 1), (12, 1))
      for c in (1e-5, 2.5e-5, 5e-5, 1e-4)]
@@ -61,6 +62,10 @@ CANDIDATES = (
        for c in (3.5e-5, 5e-5, 7e-5)]
     # third round: longer, slower schedules (IRCNN runs 30 iterations)
     + [(s0, se, n, 1, c) for s0 in (0.1, 0.2) for se in (0.005, 0.01) for n in (16, 30) for c in (2.5e-5, 5e-5)]
+    # fourth round, for the U-Net prior (first three rounds' best: (0.2, 0.01, 8, 1, 5e-5), 28.72 dB)
+    + [(s0, 0.01, n, 1, c) for s0 in (0.15, 0.2, 0.3) for n in (6, 8, 10) for c in (3.5e-5, 5e-5, 7e-5)]
+    # fifth: past the fourth round's best corner (0.3, 0.01, 8, 1, 5e-5: 28.78 dB)
+    + [(s0, 0.01, n, 1, c) for s0 in (0.4, 0.5) for n in (8, 10) for c in (5e-5, 7e-5)]
 )
 
 

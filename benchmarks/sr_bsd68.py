@@ -48,8 +48,10 @@ TUNE = 4
 #: candidate schedules of --tune: (sigma_start, sigma_end, steps, iterations per step, beta_scale)
 CANDIDATES = (
     [(s0, 0.01, n, it, c) for s0 in (0.05, 0.1) for n, it in ((6, 2), (12, 1)) for c in (1e-5, 2.5e-5, 5e-5, 1e-4)]
-    # second round, towards the first round's best corner (0.1, 6 x 2, 1e-5: 23.51 dB on test001-004)
+    # second round, towards the first round's best corner (0.1, 6 x 2, 1e-5: 23.51 dB on test001-004, SigmaDnCNN prior)
     + [(s0, 0.01, n, it, c) for s0 in (0.15, 0.2, 0.3) for n, it in ((6, 2), (8, 2)) for c in (3e-6, 1e-5)]
+    # third round, for the U-Net prior (first two rounds' best: (0.3, 0.01, 6, 2, 1e-5), 23.79 dB)
+    + [(s0, 0.01, n, 2, c) for s0 in (0.3, 0.4, 0.5) for n in (4, 6) for c in (1e-5, 2e-5)]
 )
 
 
