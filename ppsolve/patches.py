@@ -48,12 +48,12 @@ import numpy as np
 from ._array import check_array, is_torch
 from .prox.basic import Proximal, as_prox
 
-__all__ = ["Patchwise", "apply_patchwise", "patch_starts", "patch_window"]
+__all__ = ["Patchwise", "apply_patchwise", "patch_spans", "patch_window"]
 
 WINDOWS = ("hann", "flat")
 
 
-def patch_starts(n: int, patch: int, overlap: int, align: int = 1) -> list[tuple[int, int]]:
+def patch_spans(n: int, patch: int, overlap: int, align: int = 1) -> list[tuple[int, int]]:
     """``(start, length)`` of the tiles along an axis of length ``n``: starts ``0, s, 2 s, ...`` (``s = patch -
     overlap``, a multiple of ``align``) of length ``patch``, and a last tile that ends at ``n`` and starts at
     the largest multiple of ``align`` at most ``n - patch`` (so it may be up to ``align - 1`` longer);
@@ -62,7 +62,7 @@ def patch_starts(n: int, patch: int, overlap: int, align: int = 1) -> list[tuple
         return [(0, n)]
     stride = patch - overlap
     if stride % align:
-        raise ValueError(f"patch_starts: the stride patch - overlap = {stride} must be a multiple of align {align}")
+        raise ValueError(f"patch_spans: the stride patch - overlap = {stride} must be a multiple of align {align}")
     starts = list(range(0, n - patch + 1, stride))
     last = (n - patch) // align * align
     if starts[-1] != last:
@@ -141,7 +141,7 @@ def apply_patchwise(fn, image, patch: int = 64, overlap: int = 16, batch: int = 
     lead = tuple(image.shape[: image.ndim - image_ndim])
     core = tuple(image.shape[image.ndim - image_ndim:])
     flat = image.reshape((-1,) + core)
-    rows, cols = patch_starts(H, ph, overlap, align), patch_starts(W, pw, overlap, align)
+    rows, cols = patch_spans(H, ph, overlap, align), patch_spans(W, pw, overlap, align)
     wr = {r: patch_window(n, overlap, margin, r > 0, r + n < H, window) for r, n in rows}
     wc = {c: patch_window(n, overlap, margin, c > 0, c + n < W, window) for c, n in cols}
     # tiles of one shape go to fn together (all but the last row / column when align > 1)

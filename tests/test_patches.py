@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ppsolve.nn.dncnn import DnCNN
-from ppsolve.patches import apply_patchwise, patch_starts, patch_window
+from ppsolve.patches import apply_patchwise, patch_spans, patch_window
 
 
 def _net(channels=1, dilations=(1, 2, 1)):
@@ -14,29 +14,29 @@ def _net(channels=1, dilations=(1, 2, 1)):
 
 
 def test_starts_cover_and_end_flush():
-    assert patch_starts(100, 64, 16) == [(0, 64), (36, 64)]
-    assert patch_starts(64, 64, 16) == [(0, 64)]
-    assert patch_starts(30, 64, 16) == [(0, 30)]
-    s = [start for start, _ in patch_starts(200, 64, 16)]
+    assert patch_spans(100, 64, 16) == [(0, 64), (36, 64)]
+    assert patch_spans(64, 64, 16) == [(0, 64)]
+    assert patch_spans(30, 64, 16) == [(0, 30)]
+    s = [start for start, _ in patch_spans(200, 64, 16)]
     assert s[0] == 0 and s[-1] == 200 - 64 and all(b - a <= 48 for a, b in zip(s, s[1:]))
 
 
 def test_aligned_starts_are_multiples_and_the_last_tile_reaches_the_end():
     for n in range(130, 140):
-        tiles = patch_starts(n, 64, 16, align=4)
+        tiles = patch_spans(n, 64, 16, align=4)
         assert all(start % 4 == 0 for start, _ in tiles)
         assert all(length == 64 for _, length in tiles[:-1])
         start, length = tiles[-1]
         assert start + length == n and 64 <= length < 64 + 4
     with pytest.raises(ValueError, match="multiple of align 4"):
-        patch_starts(200, 64, 18, align=4)
+        patch_spans(200, 64, 18, align=4)
 
 
 def test_hann_is_partition_of_unity_on_regular_grid():
     # tiles at 0, 48, 96 of length 64 on a 160 axis: interior weights add up to exactly 1
     n, p, o = 160, 64, 16
     total = np.zeros(n)
-    tiles = patch_starts(n, p, o)
+    tiles = patch_spans(n, p, o)
     assert tiles == [(0, 64), (48, 64), (96, 64)]
     for s, length in tiles:
         total[s:s + length] += patch_window(length, o, 0, s > 0, s + length < n)
