@@ -15,19 +15,23 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 class LearnedInverses:
     """``(A, beta) -> LearnedInverse``: trained from noise on ``small`` (the same operator on a smaller image,
     so training is quick) once per beta, cached in ``folder``, loaded for ``A`` with ``allow_resize``.
-    ``info[beta]`` records the training CPU seconds of this run and, after ``accuracy``, the relative error
-    of the z-update on real images."""
+    ``options`` go to ``LearnedInverse.train``; ``options_for_beta(beta)``, if given, returns more of them
+    for that beta (they then also name the cached file). ``info[beta]`` records the training CPU seconds of
+    this run and, after ``accuracy``, the relative error of the z-update on real images."""
 
-    def __init__(self, small, folder: Path, tag: str, **options):
+    def __init__(self, small, folder: Path, tag: str, options_for_beta=None, **options):
         self.small, self.folder, self.tag, self.options = small, Path(folder), tag, options
+        self.options_for_beta = options_for_beta
         self.cache, self.info = {}, {}
 
     def __call__(self, A, beta):
         key = (id(A), beta)
         if key not in self.cache:
-            path = self.folder / f"learned_inverse_{self.tag}_beta{beta:g}.pt"
+            extra = self.options_for_beta(beta) if self.options_for_beta else {}
+            suffix = "".join(f"_{name}{value}" for name, value in sorted(extra.items()))
+            path = self.folder / f"learned_inverse_{self.tag}{suffix}_beta{beta:g}.pt"
             t = time.process_time()
-            LearnedInverse.train(self.small, beta, checkpoint=str(path), progress=False, **self.options)
+            LearnedInverse.train(self.small, beta, checkpoint=str(path), progress=False, **{**self.options, **extra})
             self.info.setdefault(f"{beta:g}", {})["train_cpu_seconds_this_run"] = time.process_time() - t
             self.cache[key] = LearnedInverse.load(str(path), A, beta, allow_resize=True)
         return self.cache[key]

@@ -13,10 +13,11 @@ Methods, all in one run
     * Learned prior in ADMM (``--prior``: the zoo's ``natural-gray`` or a checkpoint): ``ppsolve.restore``
       with stages ``(beta, iterations, sigma)`` (``ppsolve.restore.sigma_schedule``: the noise-conditional
       denoiser at falling ``sigma`` with ``beta = c / sigma^2``), started at ``y``. The z-update once with
-      the exact ``FourierInverse`` and once with a ``LearnedInverse`` (direct form, ``kernel_size=31``,
-      trained from noise only on the 128 x 128 version of ``A`` and loaded for 256 x 256 with
-      ``allow_resize=True``; one per distinct beta), its accuracy reported as the relative error of the
-      z-update on real images.
+      the exact ``FourierInverse`` and once with a ``LearnedInverse`` (direct form, trained from noise only
+      on the 128 x 128 version of ``A`` and loaded for 256 x 256 with ``allow_resize=True``; one per
+      distinct beta; 31 x 31 kernels, below beta = 0.01 63 x 63 kernels trained 4x longer:
+      ``ppsolve.experiments.natural.deblur_inverse_options``), its accuracy reported as the relative error
+      of the z-update on real images.
     ``--tune`` scores candidate schedules on test001-004 only; the best is the zoo's setting.
     CPU seconds per image (``time.process_time``, single thread by default) for every method.
 
@@ -47,6 +48,7 @@ from _common import DATA, LearnedInverses, fourier_inverse, natural_prior, save_
 from ppsolve import restore, zoo
 from ppsolve.baselines import central_crops, measure, score, tv_admm, wiener_best
 from ppsolve.data import list_images
+from ppsolve.experiments.natural import deblur_inverse_options
 from ppsolve.operators import Convolution
 
 TUNE = 4  # test001-test004: the only images any setting was chosen on
@@ -118,7 +120,8 @@ def main(argv=None):
               "prior": args.prior, "stages": stages, "ensemble": prox.ensemble, "tv_lam": args.tv_lam, "threads": args.threads,
               "images": [q.name for q in paths]}
     if "learned" in modes:
-        inverses["learned"] = LearnedInverses(Convolution(kernel, (128, 128)), out, "motion9", kernel_size=31)
+        inverses["learned"] = LearnedInverses(Convolution(kernel, (128, 128)), out, "motion9",
+                                              options_for_beta=deblur_inverse_options)
         report["learned_inverse"] = inverses["learned"].accuracy(A, betas, x[:TUNE])
         print("learned inverse:", report["learned_inverse"], flush=True)
 

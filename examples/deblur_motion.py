@@ -11,7 +11,8 @@ The image (default: BSD68 test005, the whole 481 x 321 picture) is blurred with 
   is larger than the prior's 256 x 256 tile, so the prior runs tile by tile (``ppsolve.patches.Patchwise``,
   section 3.4) with margins covering its receptive field: the result equals the whole-image one, with memory
   bounded by a few tiles. The z-update is the exact ``FourierInverse`` or, with ``--inverse learned``,
-  ``LearnedInverse``s trained from noise (direct form, 31 x 31 kernels, on 128 x 128; one per stage's beta,
+  ``LearnedInverse``s trained from noise (direct form, on 128 x 128, kernels of 31 x 31 or, below beta = 0.01,
+  63 x 63: ``ppsolve.experiments.natural.deblur_inverse_options``; one per stage's beta,
   cached in the output folder).
 
 Writes results/examples/deblur_motion.{png,json}.
@@ -40,6 +41,7 @@ from _common import DATA, LearnedInverses, save_grid  # noqa: E402
 from ppsolve import restore  # noqa: E402
 from ppsolve.baselines import measure, score, tv_admm, wiener_best  # noqa: E402
 from ppsolve.data import load_image  # noqa: E402
+from ppsolve.experiments.natural import deblur_inverse_options  # noqa: E402
 from ppsolve.operators import Convolution  # noqa: E402
 
 
@@ -61,7 +63,8 @@ def main(argv=None):
     xt = tv_admm(y, A, 0.0015, iters=60).x
     inverse = "auto"
     if args.inverse == "learned":
-        inverse = LearnedInverses(Convolution(kernel, (128, 128)), args.out, "motion9", kernel_size=31)
+        inverse = LearnedInverses(Convolution(kernel, (128, 128)), args.out, "motion9",
+                                  options_for_beta=deblur_inverse_options)
     t = time.process_time()
     xl = restore(y, A, prior="natural-gray", inverse=inverse).x
     seconds = time.process_time() - t

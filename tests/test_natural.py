@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from helpers import dense_solve
 
-from ppsolve.experiments.natural import (CELEBA_HELD_OUT, CUB_HELD_OUT, celeba_faces, cub_birds, deblur_operator,
-                                         joint_sr_color_operator, split_last, sr_operator)
+from ppsolve.experiments.natural import (CELEBA_HELD_OUT, CUB_HELD_OUT, celeba_faces, cub_birds, deblur_inverse_options,
+                                         deblur_operator, joint_sr_color_operator, split_last, sr_operator)
 from ppsolve.inverses import FourierInverse
 
 
@@ -47,3 +47,16 @@ def test_cub_and_celeba_splits(shared_data):
     assert CELEBA_HELD_OUT == 500
     with pytest.raises(ValueError, match="split"):
         cub_birds(shared_data / "cub200" / "images", "val")
+
+
+def test_deblur_inverse_options_widen_below_beta_001():
+    """The learned inverse of the motion blur: 31 x 31 kernels from beta = 0.01 up, 63 x 63 trained 4x longer
+    below (the options are valid LearnedInverse.train keywords: a tiny training run accepts them)."""
+    from ppsolve.inverses import LearnedInverse
+    from ppsolve.operators import Convolution, motion_kernel
+
+    assert deblur_inverse_options(0.01) == {"kernel_size": 31}
+    assert deblur_inverse_options(0.0099) == {"kernel_size": 63, "steps": 8000}
+    wide = {**deblur_inverse_options(0.001), "steps": 2, "kernel_size": 5}
+    inv = LearnedInverse.train(Convolution(motion_kernel(5, 30, 5), (16, 16)), 0.001, progress=False, **wide)
+    assert inv.solve(np.ones((16, 16))).shape == (16, 16)

@@ -146,7 +146,8 @@ REGISTRY["natural-gray"] = {
             "ensemble": 4,
             "x0": "y",
             "clip": [0, 1],
-            "inverse": "fourier (or a LearnedInverse, direct form, kernel_size=31)",
+            "inverse": "fourier (or LearnedInverses, direct form, options from "
+                       "ppsolve.experiments.natural.deblur_inverse_options)",
             "chosen_on": "BSD68 test001-004 only: sigma_schedule(sigma_start, sigma_end, steps, beta_scale, "
                          "iterations) over the five rounds of CANDIDATES in benchmarks/deblur_bsd68.py (153 "
                          "schedules, ensemble 1; best (0.3, 0.01, 8, 5e-5, 1): 28.78 dB, tied with a start at 0.4 "
