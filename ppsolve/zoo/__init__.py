@@ -176,8 +176,9 @@ REGISTRY["natural-gray"]["figures"] = {
     "measured_on": "BSD68 central 256 x 256 crops, all 68 (test005-068 never tuned on), noise seed 0 + i, mean PSNR "
                    "of clipped estimates; CPU seconds per image on one thread",
     "deblur": {"wiener_best_oracle": 25.93, "tv_admm": 28.15, "natural_gray_exact_inverse": 29.51,
-               "natural_gray_learned_inverse": 29.00, "test005_068_exact_inverse": 29.55, "test005_068_tv_admm": 28.19,
-               "cpu_seconds": 4.4, "first_natural_gray_sigmadncnn_exact_inverse": 28.97},
+               "natural_gray_learned_inverse": 29.33, "test005_068_exact_inverse": 29.55,
+               "test005_068_learned_inverse": 29.37, "test005_068_tv_admm": 28.19, "cpu_seconds": "4.4-5.6 (two runs)",
+               "first_natural_gray_sigmadncnn_exact_inverse": 28.97},
     "sr4": {"bicubic_aligned": 23.44, "natural_gray_exact_inverse": 24.28, "natural_gray_learned_inverse": 24.28,
             "test005_068_gain_over_bicubic": 0.85, "cpu_seconds": 7.8, "first_natural_gray_sigmadncnn_exact_inverse": 24.00},
 }
