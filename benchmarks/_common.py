@@ -1,6 +1,7 @@
 """Helpers shared by the natural-image benchmarks: learned inverses per beta, their accuracy, PNG grids."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -98,6 +99,25 @@ def natural_prior(name_or_path, task: str):
         prox.ensemble = settings.get("ensemble", 1)
         return prox, settings["stages"]
     return DenoiserProx.from_checkpoint(name_or_path, clip=(0, 1)), None
+
+
+def prior_and_stages(args, task: str, y, A, x, candidates, x0: str, tune_json: Path):
+    """The BSD68 benchmarks' common start: the prior of ``args.prior`` with its ``task`` stages (``--ensemble``
+    and ``--stages`` override the zoo's). With ``--tune FIRST`` it scores ``candidates[FIRST:]``
+    (``tune_schedules``), writes them to ``tune_json`` and returns None; else ``(prox, stages)``."""
+    prox, stages = natural_prior(args.prior, task)
+    if args.ensemble:
+        prox.ensemble = args.ensemble
+    if args.tune is not None:
+        rows = tune_schedules(y, A, x, prox, candidates[args.tune:], x0=x0)
+        tune_json.write_text(json.dumps(rows, indent=1))
+        print("best:", rows[0])
+        return None
+    if args.stages:
+        stages = json.loads(args.stages)
+    if stages is None:
+        raise SystemExit("--stages is required for a prior without zoo settings (find them with --tune)")
+    return prox, stages
 
 
 def fourier_inverse(A, beta):

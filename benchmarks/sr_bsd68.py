@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, LearnedInverses, fourier_inverse, natural_prior, save_grid, split_summary, tune_schedules  # noqa: E402
+from _common import DATA, LearnedInverses, fourier_inverse, prior_and_stages, save_grid, split_summary  # noqa: E402
 
 from ppsolve import restore, zoo  # noqa: E402
 from ppsolve.baselines import aligned_bicubic, central_crops, measure, score  # noqa: E402
@@ -80,18 +80,10 @@ def main(argv=None):
     x = central_crops(paths)
     A = sr_operator((256, 256), FACTOR)
     y = measure(A, x, 0.01, args.seed)
-    prox, stages = natural_prior(args.prior, "sr4")
-    if args.ensemble:
-        prox.ensemble = args.ensemble
-    if args.tune is not None:
-        rows = tune_schedules(y, A, x, prox, CANDIDATES[args.tune:], x0="bicubic")
-        (out / "sr_bsd68_tune.json").write_text(json.dumps(rows, indent=1))
-        print("best:", rows[0])
+    settled = prior_and_stages(args, "sr4", y, A, x, CANDIDATES, "bicubic", out / "sr_bsd68_tune.json")
+    if settled is None:  # --tune
         return
-    if args.stages:
-        stages = json.loads(args.stages)
-    if stages is None:
-        raise SystemExit("--stages is required for a prior without zoo settings (find them with --tune)")
+    prox, stages = settled
     betas = sorted({s[0] for s in stages})
     modes = ["fourier", "learned"] if args.inverse == "both" else [args.inverse]
     inverses = {"fourier": fourier_inverse}
