@@ -52,7 +52,7 @@ def psnr_per_iteration(y, A, x, prox, betas, iterations: int, x0: str = "bicubic
     """For each beta, the mean over images of the PSNR of ADMM's estimate after every iteration (one stage of
     ``iterations``); prints each curve with its best iteration. For choosing beta and the iteration count."""
     from ppsolve import restore
-    from ppsolve.baselines import score
+    from ppsolve.experiments.natural import score
 
     table = {}
     for beta in betas:
@@ -71,10 +71,10 @@ def psnr_per_iteration(y, A, x, prox, betas, iterations: int, x0: str = "bicubic
 
 def tune_schedules(y, A, x, prox, candidates, x0: str) -> list[dict]:
     """Mean PSNR (and CPU seconds per image) of ``restore`` with each candidate
-    ``(sigma_start, sigma_end, steps, iterations, beta_scale)`` of ``ppsolve.restore.sigma_schedule``; best first."""
+    ``(sigma_start, sigma_end, steps, iterations, beta_scale)`` of ``ppsolve.staged.sigma_schedule``; best first."""
     from ppsolve import restore
-    from ppsolve.baselines import score
-    from ppsolve.restore import sigma_schedule
+    from ppsolve.experiments.natural import score
+    from ppsolve.staged import sigma_schedule
 
     rows = []
     for s0, se, n, it, c in candidates:

@@ -10,9 +10,9 @@ for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[var] = str(THREADS)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import time  # noqa: E402
+import time
 
-import torch  # noqa: E402
+import torch
 
 torch.set_num_threads(THREADS)
 

@@ -27,28 +27,34 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, LearnedInverses, fourier_inverse, psnr_per_iteration, save_grid  # noqa: E402
+from _common import DATA, LearnedInverses, fourier_inverse, psnr_per_iteration, save_grid
 
-from ppsolve import restore  # noqa: E402
-from ppsolve.baselines import measure, score  # noqa: E402
-from ppsolve.data import list_images, load_images  # noqa: E402
-from ppsolve.experiments.natural import CELEBA_HELD_OUT, CELEBA_SIZE, joint_sr_color_operator, split_last  # noqa: E402
-from ppsolve.prox import CPSDAE  # noqa: E402
-from ppsolve.restore import starting_point  # noqa: E402
-from ppsolve.train import CELEBA_VAL  # noqa: E402
+from ppsolve import restore
+from ppsolve.data import list_images, load_images
+from ppsolve.experiments.natural import (
+    CELEBA_HELD_OUT,
+    CELEBA_SIZE,
+    joint_sr_color_operator,
+    measure,
+    score,
+    split_last,
+)
+from ppsolve.prox import CPSDAE
+from ppsolve.restore import starting_point
+from ppsolve.train import CELEBA_VAL
 
 FACTOR = 2
 SHOWN = (1, 4, 7)  # the ADMM iterations of Figure 4

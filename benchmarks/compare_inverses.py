@@ -13,7 +13,7 @@ import argparse
 import time
 from pathlib import Path
 
-import _timing  # noqa: F401  (thread set-up first)
+import _timing
 
 from ppsolve.compare import INVERSE_NAMES, compare, write_report
 

@@ -11,7 +11,7 @@ Methods, all in one run
       against its ground truth (``ppsolve.baselines.wiener_best``).
     * TV-ADMM: ``ADMM(A, TV(), fourier)``, ``lam`` tuned on test001-004 (``--tv-lam``).
     * Learned prior in ADMM (``--prior``: the zoo's ``natural-gray`` or a checkpoint): ``ppsolve.restore``
-      with stages ``(beta, iterations, sigma)`` (``ppsolve.restore.sigma_schedule``: the noise-conditional
+      with stages ``(beta, iterations, sigma)`` (``ppsolve.staged.sigma_schedule``: the noise-conditional
       denoiser at falling ``sigma`` with ``beta = c / sigma^2``), started at ``y``. The z-update once with
       the exact ``FourierInverse`` and once with a ``LearnedInverse`` (direct form, trained from noise only
       on the 128 x 128 version of ``A`` and loaded for 256 x 256 with ``allow_resize=True``; one per
@@ -43,17 +43,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, LearnedInverses, fourier_inverse, prior_and_stages, save_grid, split_summary  # noqa: E402
+from _common import DATA, LearnedInverses, fourier_inverse, prior_and_stages, save_grid, split_summary
 
 from ppsolve import restore, zoo
-from ppsolve.baselines import central_crops, measure, score, tv_admm, wiener_best
+from ppsolve.baselines import tv_admm, wiener_best
 from ppsolve.data import list_images
-from ppsolve.experiments.natural import deblur_inverse_options
+from ppsolve.experiments.natural import central_crops, deblur_inverse_options, measure, score
 from ppsolve.operators import Convolution
 
 TUNE = 4  # test001-test004: the only images any setting was chosen on
 #: candidate schedules of --tune, (sigma_start, sigma_end, steps, iterations per step, beta_scale) for
-#: ppsolve.restore.sigma_schedule: a first round around DPIR's values (sigma from 0.05-0.2 down to the noise
+#: ppsolve.staged.sigma_schedule: a first round around DPIR's values (sigma from 0.05-0.2 down to the noise
 #: level 0.01, beta_scale = lambda sigma_noise^2 with DPIR's lambda = 0.23 -> 2.3e-5), then a finer second
 #: round around the first round's best (0.1, 0.01, 4, 2, 5e-5: 28.17 dB on test001-004 with the first,
 #: SigmaDnCNN prior), a third with more steps, a fourth around the U-Net prior's best of the first three

@@ -56,27 +56,26 @@ ARGS = parse_args()
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[var] = str(ARGS.threads)
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 sys.path.insert(0, str(REPO))
-import ppsolve  # noqa: E402
-from ppsolve import ADMM, zoo  # noqa: E402
-from ppsolve.data import load_mnist_images  # noqa: E402
-from ppsolve.experiments.mnist import (  # noqa: E402
+import ppsolve
+from ppsolve import ADMM, zoo
+from ppsolve.data import load_mnist_images
+from ppsolve.experiments.mnist import (
     FACTOR,
     HELD_OUT_DIGITS,
     NOISE_SIGMA,
     TRAIN_DIGITS,
-    bicubic_upsample,
     mean_psnr,
     measure,
     mnist_sr_operator,
-    pixel_area_origin,
     tikhonov_gradient,
 )
-from ppsolve.inverses import FourierInverse  # noqa: E402
-from ppsolve.inverses.learned import LearnedInverse  # noqa: E402
+from ppsolve.interpolation import bicubic_upsample, pixel_area_origin  # noqa: E402
+from ppsolve.inverses import FourierInverse
+from ppsolve.inverses.learned import LearnedInverse
 
 torch.set_num_threads(ARGS.threads)
 MU_GRID = np.logspace(-8, 0, 33)

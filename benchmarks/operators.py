@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-import _timing  # noqa: F401  (thread set-up first)
+import _timing
 import numpy as np
 import scipy.fft
 

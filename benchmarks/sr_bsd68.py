@@ -7,7 +7,7 @@ Problem (the issue's conventions; ``ppsolve.experiments.natural.sr_operator``)
     means over test001-004 (tuning), test005-068 and all.
 Methods
     * aligned bicubic: periodic Keys (a = -0.5) with low-resolution pixel ``i`` on high-resolution pixel ``4 i``
-      (``ppsolve.baselines.aligned_bicubic``).
+      (``ppsolve.interpolation.bicubic_upsample``).
     * the natural-gray prior (``--prior``: zoo name or checkpoint) in staged ADMM through ``ppsolve.restore``
       (``sigma_schedule`` stages, the zoo's ``sr4_stages`` by default), started at the bicubic estimate, with
       the exact ``FourierInverse`` and/or a ``LearnedInverse`` (Woodbury form, trained from noise on the
@@ -23,25 +23,30 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, LearnedInverses, fourier_inverse, prior_and_stages, save_grid, split_summary  # noqa: E402
+from _common import DATA, LearnedInverses, fourier_inverse, prior_and_stages, save_grid, split_summary
 
-from ppsolve import restore, zoo  # noqa: E402
-from ppsolve.baselines import aligned_bicubic, central_crops, measure, score  # noqa: E402
-from ppsolve.data import list_images  # noqa: E402
-from ppsolve.experiments.natural import sr_operator  # noqa: E402
+from ppsolve import restore, zoo
+from ppsolve.data import list_images
+from ppsolve.experiments.natural import (
+    central_crops,
+    measure,
+    score,
+    sr_operator,
+)
+from ppsolve.interpolation import bicubic_upsample
 
 FACTOR = 4
 TUNE = 4
@@ -97,7 +102,7 @@ def main(argv=None):
     per, est, first = {}, {}, None
     for i in range(len(x)):
         t = time.process_time()
-        xb = aligned_bicubic(y[i], FACTOR)
+        xb = bicubic_upsample(y[i], FACTOR)
         row = {"bicubic_aligned": (score(xb, x[i]), time.process_time() - t)}
         show = {"bicubic_aligned": xb}
         for mode in modes:

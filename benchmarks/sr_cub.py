@@ -10,7 +10,7 @@ Split
     figures. ``--split val``: the 40 validation birds of the training split (the last 40 before the held-out
     200), where the ADMM settings were chosen (``--tune``).
 Methods
-    * aligned bicubic (``ppsolve.baselines.aligned_bicubic``: low-resolution pixel ``i`` on pixel ``4 i``);
+    * aligned bicubic (``ppsolve.interpolation.bicubic_upsample``: low-resolution pixel ``i`` on pixel ``4 i``);
     * the cPSDAE (``cub-sr4-cpsdae``; ``--prior PATH`` for another checkpoint) in ADMM via
       ``ppsolve.restore``, started at the bicubic estimate, with the exact ``FourierInverse`` and/or a
       ``LearnedInverse`` (Woodbury form, trained from noise on the 64 x 64 version of ``A``, loaded for
@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, LearnedInverses, fourier_inverse, psnr_per_iteration, save_grid
 
 from ppsolve import restore, zoo
-from ppsolve.baselines import aligned_bicubic, measure, score
 from ppsolve.data import list_images, load_images
-from ppsolve.experiments.natural import CUB_CROP, CUB_HELD_OUT, split_last, sr_operator
+from ppsolve.experiments.natural import CUB_CROP, CUB_HELD_OUT, measure, score, split_last, sr_operator
+from ppsolve.interpolation import bicubic_upsample
 from ppsolve.prox import CPSDAE
 
 FACTOR = 4
@@ -103,7 +103,7 @@ def main(argv=None):
     per, est = {}, {}
     for i in range(len(x)):
         t = time.process_time()
-        xb = aligned_bicubic(y[i], FACTOR)
+        xb = bicubic_upsample(y[i], FACTOR)
         row = {"bicubic_aligned": (score(xb, x[i]), time.process_time() - t)}
         show = {"bicubic_aligned": xb}
         for mode in modes:

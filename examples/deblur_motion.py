@@ -23,26 +23,30 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _common import DATA, LearnedInverses, save_grid  # noqa: E402
+from _common import DATA, LearnedInverses, save_grid
 
-from ppsolve import restore  # noqa: E402
-from ppsolve.baselines import measure, score, tv_admm, wiener_best  # noqa: E402
-from ppsolve.data import load_image  # noqa: E402
-from ppsolve.experiments.natural import deblur_inverse_options  # noqa: E402
-from ppsolve.operators import Convolution  # noqa: E402
+from ppsolve import restore
+from ppsolve.baselines import tv_admm, wiener_best
+from ppsolve.data import load_image
+from ppsolve.experiments.natural import (
+    deblur_inverse_options,
+    measure,
+    score,
+)
+from ppsolve.operators import Convolution
 
 
 def main(argv=None):

@@ -13,9 +13,22 @@ from .restore import restore
 
 __version__ = "0.1.0"
 __all__ = [
-    "ADMM", "ADMMResult", "History", "LearnedInverse", "ConjugateGradient", "DenseInverse", "FourierInverse",
-    "GradientDescent", "make_inverse", "Problem", "synthetic_laplace", "restore", "inverses", "operators", "prox",
+    "ADMM",
+    "ADMMResult",
+    "ConjugateGradient",
+    "DenseInverse",
+    "FourierInverse",
+    "GradientDescent",
+    "History",
+    "LearnedInverse",
+    "Problem",
     "__version__",
+    "inverses",
+    "make_inverse",
+    "operators",
+    "prox",
+    "restore",
+    "synthetic_laplace",
 ]
 
 

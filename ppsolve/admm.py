@@ -111,6 +111,11 @@ class History:
         for f in fields(self):
             getattr(self, f.name).append(record[f.name])
 
+    def extend(self, other: History) -> None:
+        """Append every record of ``other`` (e.g. the next stage of a staged run)."""
+        for f in fields(self):
+            getattr(self, f.name).extend(getattr(other, f.name))
+
     def entry(self, i: int = -1) -> dict:
         """The records of one iteration (default: the last) as a dict."""
         return {f.name: getattr(self, f.name)[i] for f in fields(self)}

@@ -1,4 +1,4 @@
-r"""Classical baselines for the natural-image benchmarks (deblurring, super-resolution) and their data.
+r"""Classical baselines for the natural-image benchmarks (deblurring, super-resolution).
 
 ``wiener(y, A, alpha)``
     The Wiener / Tikhonov filter ``x = (A^T A + alpha I)^{-1} A^T y`` (a white signal model with
@@ -12,63 +12,24 @@ r"""Classical baselines for the natural-image benchmarks (deblurring, super-reso
 ``tv_admm(y, A, lam, ...)``
     ``argmin ||y - A x||^2 + lam TV(x)`` by ``ppsolve.ADMM`` with the exact Fourier inverse and the isotropic
     TV proximal operator (FGP, ``ppsolve.prox.TV``); a thin helper fixing the settings the benchmarks use.
-``aligned_bicubic(y, factor)``
-    Periodic Keys (``a = -0.5``) bicubic interpolation with low-resolution pixel ``i`` on high-resolution
-    pixel ``factor * i`` (the alignment of ``Downsample(offset=0)``); ``ppsolve.experiments.mnist``'s
-    ``bicubic_upsample``, re-exported.
 
-Data (the conventions of the issue): ``central_crops`` gives the central ``size x size`` crop of each image,
-values ``8-bit / 255``; ``measure`` gives ``y = A x + N(0, sigma^2)`` with the noise of image ``i`` from
-``numpy.random.default_rng(seed + i)`` (a fixed seed per image, independent of which subset is run);
-``score`` is the PSNR of the estimate clipped to ``[0, 1]`` over the whole image, data range 1.
+Interpolation baselines (aligned bicubic) are in ``ppsolve.interpolation``; the benchmarks' data conventions
+(crops, noise seeds, scores) in ``ppsolve.experiments.natural``.
 """
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
 from .admm import ADMM
-from .experiments.mnist import bicubic_upsample
 from .inverses.fourier import FourierInverse
 from .metrics import psnr
 from .operators.base import LinearOperator
 from .prox.basic import TV
 
-__all__ = ["aligned_bicubic", "central_crops", "measure", "score", "tv_admm", "wiener", "wiener_best"]
+__all__ = ["tv_admm", "wiener", "wiener_best"]
 
-
-
-def central_crops(paths, size: int = 256) -> np.ndarray:
-    """``(N, size, size)`` float64 central crops (``top = (H - size) // 2``) of grey images, ``/ 255``."""
-    from .data import load_image
-
-    out = []
-    for p in paths:
-        im = np.asarray(load_image(p, mode="L"), dtype=np.float64)
-        h, w = im.shape
-        if h < size or w < size:
-            raise ValueError(f"{p}: {h}x{w} is smaller than the {size}x{size} crop")
-        t, l = (h - size) // 2, (w - size) // 2
-        out.append(im[t:t + size, l:l + size])
-    return np.stack(out)
-
-
-def measure(A: LinearOperator, x: np.ndarray, sigma: float = 0.01, seed: int = 0) -> np.ndarray:
-    """``y_i = A x_i + sigma * n_i`` for a stack ``x`` (``(N, *A.in_shape)``), ``n_i`` from
-    ``default_rng(seed + i)``."""
-    x = np.asarray(x, dtype=np.float64)
-    ys = []
-    for i in range(len(x)):
-        y = A.apply(x[i])
-        ys.append(y + sigma * np.random.default_rng(seed + i).standard_normal(y.shape))
-    return np.stack(ys)
-
-
-def score(x, x_true) -> float:
-    """PSNR (dB, data range 1) of ``clip(x, 0, 1)`` against ``x_true`` over the whole image."""
-    return float(psnr(np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0), np.asarray(x_true, dtype=np.float64)))
 
 
 def wiener(y, A: LinearOperator, alpha: float, inverse: FourierInverse | None = None):
@@ -92,7 +53,7 @@ def wiener_best(y, A: LinearOperator, x_true, alphas=None, refine: int = 12):
     def value(log_a):
         if log_a not in cache:
             x = FourierInverse(A, float(math.exp(log_a))).solve(Aty)
-            cache[log_a] = (score(x, x_true), x)
+            cache[log_a] = (psnr(x, x_true, clip=True), x)
         return cache[log_a][0]
 
     logs = np.log(alphas)
@@ -121,16 +82,3 @@ def tv_admm(y, A: LinearOperator, lam: float, beta: float | None = None, iters: 
     admm = ADMM(A, TV(iters=tv_iters), "fourier", beta=beta, lam=lam)
     x0 = A.adjoint(y) if A.in_shape == A.out_shape else None
     return admm.solve(y, iters=iters, x0=x0, x_true=x_true)
-
-
-def aligned_bicubic(y, factor: int) -> np.ndarray:
-    """Periodic Keys bicubic (``a = -0.5``) upsampling with low-resolution pixel ``i`` on high-resolution
-    pixel ``factor * i`` (``ppsolve.experiments.mnist.bicubic_upsample`` with ``origin = 0``)."""
-    return bicubic_upsample(y, factor, origin=0.0)
-
-
-def timed(fn, *args, **kwargs):
-    """``(result, cpu_seconds)`` of one call (process CPU time: all threads together)."""
-    t = time.process_time()
-    out = fn(*args, **kwargs)
-    return out, time.process_time() - t

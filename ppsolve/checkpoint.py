@@ -44,9 +44,9 @@ import numpy as np
 import torch
 
 __all__ = [
-    "DeferredSigint",
     "FORMAT",
     "VERSION",
+    "DeferredSigint",
     "check_compatible",
     "checkpoint_safe",
     "content_digest",

@@ -34,7 +34,7 @@ from .inverses import ConjugateGradient, DenseInverse, FourierInverse, GradientD
 from .problems import synthetic_laplace
 from .prox import SoftThreshold
 
-__all__ = ["compare", "write_report", "learned_inverse", "INVERSE_NAMES"]
+__all__ = ["INVERSE_NAMES", "compare", "learned_inverse", "write_report"]
 
 INVERSE_NAMES = ("fourier", "gd", "cg", "dense", "learned", "learned-paper", "learned-pcg")
 #: the size learned inverses are trained at (and shipped for)

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.ndimage import correlate1d
 
 from ._array import to_numpy
+from ._validate import count, real_number
 
 __all__ = ["gaussian_window", "psnr", "ssim"]
 
@@ -30,8 +31,7 @@ def _pair(x, ref, batch_dims: int, min_image_ndim: int, what: str):
     ref = np.asarray(to_numpy(ref), dtype=np.float64)
     if x.shape != ref.shape:
         raise ValueError(f"{what}: x and ref must have the same shape, got {x.shape} and {ref.shape}")
-    if isinstance(batch_dims, bool) or int(batch_dims) != batch_dims or batch_dims < 0:
-        raise ValueError(f"{what}: batch_dims must be an int >= 0, got {batch_dims!r}")
+    batch_dims = count(batch_dims, f"{what} batch_dims")
     if x.ndim - batch_dims < min_image_ndim:
         raise ValueError(
             f"{what}: an array of shape {x.shape} with batch_dims={batch_dims} leaves images of "
@@ -48,11 +48,13 @@ def _reduce(values: np.ndarray, batch_shape, reduction: str):
     raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
 
 
-def psnr(x, ref, data_range: float = 1.0, batch_dims: int = 0, reduction: str = "mean"):
-    """Peak signal-to-noise ratio in dB (see the module docstring); ``inf`` where ``x == ref``."""
+def psnr(x, ref, data_range: float = 1.0, batch_dims: int = 0, reduction: str = "mean", clip: bool = False):
+    """Peak signal-to-noise ratio in dB (see the module docstring); ``inf`` where ``x == ref``. ``clip``: score
+    ``clip(x, 0, data_range)`` (an estimate as it would be stored as an image)."""
     x, ref = _pair(x, ref, batch_dims, 0, "psnr")
-    if not data_range > 0:
-        raise ValueError(f"psnr: data_range must be > 0, got {data_range!r}")
+    data_range = real_number(data_range, "psnr data_range", positive=True)
+    if clip:
+        x = np.clip(x, 0.0, data_range)
     batch_shape = x.shape[:batch_dims]
     n = int(np.prod(batch_shape)) if batch_shape else 1
     mse = np.mean(((x - ref) ** 2).reshape(n, -1), axis=1)

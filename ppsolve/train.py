@@ -864,7 +864,7 @@ CUB_VAL = 40  # the last 40 CUB training birds validate (the 200 after them are 
 class BicubicOrNoise:
     """``input_fn`` for a conditional super-resolution prior: each sample's ``v`` is, with probability
     ``fraction``, the aligned bicubic upsampling of its measurement ``y`` (a grey ``y`` repeated in every colour
-    channel) (``ppsolve.baselines.aligned_bicubic``:
+    channel) (``ppsolve.interpolation.bicubic_upsample``:
     what ADMM starts from, blurred rather than noisy) plus ``sigma n``, otherwise ``x + sigma n``. Trained on
     white noise alone, the cPSDAE learns to denoise but never to add the detail a bicubic estimate lacks, and
     ADMM started at bicubic stays there (measured: +0.0 dB on the CUB validation birds)."""
@@ -877,7 +877,7 @@ class BicubicOrNoise:
         self._matrices = {}
 
     def _upsample(self, y: torch.Tensor) -> torch.Tensor:
-        from .experiments.mnist import cubic_interpolation_matrix
+        from .interpolation import cubic_interpolation_matrix
 
         key = (tuple(y.shape[-2:]), y.dtype, y.device)
         if key not in self._matrices:

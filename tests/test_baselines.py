@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from ppsolve.baselines import aligned_bicubic, measure, score, tv_admm, wiener, wiener_best
-from ppsolve.operators import Convolution, gaussian_kernel, motion_kernel, strided_convolution
+from ppsolve.baselines import tv_admm, wiener, wiener_best
+from ppsolve.experiments.natural import measure, score
+from ppsolve.operators import Convolution, gaussian_kernel, motion_kernel
 
 
 def _image(n=64, seed=0, texture=0.1):
@@ -51,12 +52,3 @@ def test_tv_admm_beats_the_blurred_input():
     y = measure(A, x[None], 0.01, 0)[0]
     res = tv_admm(y, A, 0.002, iters=30, tv_iters=10)
     assert score(res.x, x) > score(y, x) + 1.0
-
-
-def test_aligned_bicubic_interpolates_the_samples():
-    x = _image(64)
-    A = strided_convolution(gaussian_kernel(3, 1.0), (64, 64), 4)
-    y = A.apply(x)
-    up = aligned_bicubic(y, 4)
-    assert up.shape == (64, 64)
-    np.testing.assert_allclose(up[::4, ::4], y, atol=1e-12)

@@ -74,7 +74,7 @@ def test_margin_smaller_than_receptive_field_is_not_exact():
     image = np.random.default_rng(1).random((100, 100))
     with torch.no_grad():
         whole = net(torch.from_numpy(image)).numpy()
-        fn = lambda t: net(torch.from_numpy(t)).numpy()  # noqa: E731
+        fn = lambda t: net(torch.from_numpy(t)).numpy()
         exact = apply_patchwise(fn, image, patch=40, overlap=20, margin=8)
         short = apply_patchwise(fn, image, patch=40, overlap=20, margin=2)
     np.testing.assert_allclose(exact, whole, atol=1e-12)

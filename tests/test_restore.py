@@ -14,7 +14,7 @@ from ppsolve.operators import Convolution, gaussian_kernel, motion_kernel, strid
 from ppsolve.patches import Patchwise
 from ppsolve.prox import CPSDAE, L2, DenoiserProx
 from ppsolve.prox.basic import as_prox
-from ppsolve.restore import parse_stages, sigma_schedule, solve_staged
+from ppsolve.staged import parse_stages, sigma_schedule, solve_staged
 
 
 @pytest.fixture(scope="module")
@@ -106,11 +106,11 @@ def test_restore_with_a_proximal_starting_points_and_clip(blur):
         restore(S.apply(x), S, prior=L2(), stages=[(0.3, 1)], x0="y")
     # x0="bicubic" starts at the aligned bicubic estimate: with an identity prior and tiny beta, one stage
     # stays near it
-    from ppsolve.baselines import aligned_bicubic
+    from ppsolve.interpolation import bicubic_upsample
 
     ys = S.apply(x)
     out = restore(ys, S, prior=as_prox(lambda v: v), stages=[(1e6, 1)], x0="bicubic")
-    assert np.allclose(out.x, np.clip(aligned_bicubic(ys, 4), 0, 1), atol=1e-4)
+    assert np.allclose(out.x, np.clip(bicubic_upsample(ys, 4), 0, 1), atol=1e-4)
 
 
 # -- patch-wise priors ---------------------------------------------------------------------------------------------

@@ -10,12 +10,8 @@ Split (of the 10,000-digit MNIST test file, as the zoo's DAE was trained)
     (ADMM's beta and iteration count, Tikhonov's weight); digits 8000-9999 (``HELD_OUT_DIGITS``) only for the
     final figures.
 Baselines
-    ``bicubic_upsample``: separable, periodic Keys cubic interpolation (``a = -0.5``). ``origin`` says where
-    low-resolution pixel 0 sits on the high-resolution grid: ``0`` is the alignment of ``A`` (the
-    interpolant passes through the measurements at the pixels they were sampled at); ``(factor - 1) / 2``
-    (``pixel_area_origin``) is the usual image-resizing convention, which treats each low-resolution pixel as
-    the mean of a ``factor x factor`` block and so is shifted by 1.5 pixels against this ``A``.
-    ``tikhonov_gradient``: ``argmin_x ||y - A x||^2 + mu ||D x||^2`` with ``D`` the periodic forward
+    bicubic interpolation (``ppsolve.interpolation.bicubic_upsample``, aligned with ``A`` or in the
+    pixel-area convention) and ``tikhonov_gradient``: ``argmin_x ||y - A x||^2 + mu ||D x||^2`` with ``D`` the periodic forward
     differences (``ppsolve.operators.FiniteDifference``), solved exactly in Fourier.
 Score
     ``mean_psnr``: the mean over images of the per-image PSNR of the estimate clipped to ``[0, 1]``, data
@@ -35,13 +31,9 @@ __all__ = [
     "IMAGE_SHAPE",
     "NOISE_SIGMA",
     "TRAIN_DIGITS",
-    "bicubic_upsample",
-    "cubic_interpolation_matrix",
-    "keys_cubic",
     "mean_psnr",
     "measure",
     "mnist_sr_operator",
-    "pixel_area_origin",
     "tikhonov_gradient",
 ]
 
@@ -70,55 +62,7 @@ def measure(A: LinearOperator, x: np.ndarray, sigma: float = NOISE_SIGMA, seed: 
 
 def mean_psnr(x, ref) -> float:
     """Mean over the images of ``(N, H, W)`` stacks of the per-image PSNR of ``clip(x, 0, 1)``, data range 1."""
-    x = np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0)
-    return psnr(x, ref, data_range=1.0, batch_dims=x.ndim - 2)
-
-
-# -- bicubic ------------------------------------------------------------------------------------------------
-
-
-def keys_cubic(t, a: float = -0.5) -> np.ndarray:
-    """Keys' cubic convolution kernel ``W(t)`` (support ``|t| < 2``; ``a = -0.5`` is the third-order one)."""
-    t = np.abs(np.asarray(t, dtype=np.float64))
-    near = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
-    far = ((a * t - 5.0 * a) * t + 8.0 * a) * t - 4.0 * a
-    return np.where(t <= 1.0, near, np.where(t < 2.0, far, 0.0))
-
-
-def pixel_area_origin(factor: int) -> float:
-    """The high-resolution coordinate of low-resolution pixel 0 in the usual resizing convention (pixel
-    centres of ``factor x factor`` blocks): ``(factor - 1) / 2``."""
-    return (factor - 1) / 2.0
-
-
-def cubic_interpolation_matrix(n: int, factor: int, origin: float = 0.0, a: float = -0.5) -> np.ndarray:
-    """The ``(n * factor, n)`` matrix of periodic cubic interpolation along one axis: low-resolution sample
-    ``i`` sits at high-resolution coordinate ``origin + factor * i`` (indices wrap around modulo ``n``)."""
-    if n < 1 or factor < 1:
-        raise ValueError(f"cubic_interpolation_matrix: expected n, factor >= 1, got {n}, {factor}")
-    s = (np.arange(n * factor) - origin) / factor  # positions in low-resolution units
-    base = np.floor(s).astype(np.int64)
-    frac = s - base
-    U = np.zeros((n * factor, n))
-    rows = np.arange(n * factor)
-    for m in (-1, 0, 1, 2):
-        np.add.at(U, (rows, (base + m) % n), keys_cubic(frac - m, a))
-    return U
-
-
-def bicubic_upsample(y, factor: int, origin: float = 0.0, a: float = -0.5) -> np.ndarray:
-    """Separable periodic bicubic interpolation of ``y`` (``(..., h, w)``) to ``(..., h * factor, w * factor)``.
-
-    ``origin = 0`` (default): low-resolution pixel ``i`` sits on high-resolution pixel ``factor * i``, the
-    alignment of ``Downsample(factor, offset=0)``; then sampling the result at those pixels gives ``y``
-    back exactly. ``origin = pixel_area_origin(factor)``: the usual resizing convention (see the module).
-    """
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim < 2:
-        raise ValueError(f"bicubic_upsample: expected (..., h, w), got shape {y.shape}")
-    Ur = cubic_interpolation_matrix(y.shape[-2], factor, origin, a)
-    Uc = cubic_interpolation_matrix(y.shape[-1], factor, origin, a)
-    return Ur @ y @ Uc.T
+    return psnr(x, ref, batch_dims=np.ndim(x) - 2, clip=True)
 
 
 # -- Tikhonov ---------------------------------------------------------------------------------------------

@@ -2,7 +2,12 @@ r"""The natural-image problems of the paper (sections 4.2-4.3): forward operator
 
 One place for what the benchmarks, the training recipes and the zoo must agree on. Every image is
 float in ``[0, 1]`` (8-bit / 255); every operator is periodic; ``S`` keeps every ``d``-th pixel from pixel 0;
-``y = A x + N(0, 0.01^2)`` (``ppsolve.baselines.measure``).
+``y = A x + N(0, 0.01^2)``.
+
+The benchmarks' data conventions: ``central_crops`` gives the central ``size x size`` crop of each image,
+values ``8-bit / 255``; ``measure`` gives ``y = A x + N(0, sigma^2)`` with the noise of image ``i`` from
+``numpy.random.default_rng(seed + i)`` (a fixed seed per image, independent of which subset is run);
+``score`` is the PSNR of the estimate clipped to ``[0, 1]`` over the whole image, data range 1.
 
 Motion deblurring (grey)
     ``A = H``: the 9 x 9 motion kernel of length 9 at 30 degrees, ``motion_kernel(9, 30, 9)`` (equal to
@@ -21,6 +26,9 @@ Joint 2x super-resolution and colorization (CelebA faces)
 """
 from __future__ import annotations
 
+import numpy as np
+
+from ..metrics import psnr
 from ..operators import ColorToGray, Convolution, gaussian_kernel, motion_kernel, strided_convolution
 from ..operators.base import LinearOperator
 
@@ -30,10 +38,13 @@ __all__ = [
     "CUB_HELD_OUT",
     "NOISE_SIGMA",
     "celeba_faces",
+    "central_crops",
     "cub_birds",
     "deblur_inverse_options",
     "deblur_operator",
     "joint_sr_color_operator",
+    "measure",
+    "score",
     "split_last",
     "sr_operator",
 ]
@@ -102,3 +113,33 @@ def celeba_faces(root, split: str, limit: int | None = None):
     paths = (train if split == "train" else test)[:limit]
     return load_images(paths, mode="RGB", crop=88, size=CELEBA_SIZE), paths
 
+
+def central_crops(paths, size: int = 256) -> np.ndarray:
+    """``(N, size, size)`` float64 central crops (``top = (H - size) // 2``) of grey images, ``/ 255``."""
+    from ..data import load_image
+
+    out = []
+    for p in paths:
+        im = np.asarray(load_image(p, mode="L"), dtype=np.float64)
+        h, w = im.shape
+        if h < size or w < size:
+            raise ValueError(f"{p}: {h}x{w} is smaller than the {size}x{size} crop")
+        t, l = (h - size) // 2, (w - size) // 2
+        out.append(im[t:t + size, l:l + size])
+    return np.stack(out)
+
+
+def measure(A: LinearOperator, x: np.ndarray, sigma: float = NOISE_SIGMA, seed: int = 0) -> np.ndarray:
+    """``y_i = A x_i + sigma * n_i`` for a stack ``x`` (``(N, *A.in_shape)``), ``n_i`` from
+    ``default_rng(seed + i)``."""
+    x = np.asarray(x, dtype=np.float64)
+    ys = []
+    for i in range(len(x)):
+        y = A.apply(x[i])
+        ys.append(y + sigma * np.random.default_rng(seed + i).standard_normal(y.shape))
+    return np.stack(ys)
+
+
+def score(x, x_true) -> float:
+    """PSNR (dB, data range 1) of ``clip(x, 0, 1)`` against ``x_true`` over the whole image."""
+    return psnr(x, x_true, clip=True)

@@ -7,6 +7,15 @@ from .symmetric import LinearSymmetricNet, PaperSymmetricNet, build_symmetric_ne
 from .unet import SigmaUNet
 
 __all__ = [
-    "CPSDAE", "DAE", "Discriminator", "DnCNN", "FeatureComparator", "SameConv2d", "SigmaDnCNN", "SigmaUNet",
-    "LinearSymmetricNet", "PaperSymmetricNet", "build_symmetric_net",
+    "CPSDAE",
+    "DAE",
+    "Discriminator",
+    "DnCNN",
+    "FeatureComparator",
+    "LinearSymmetricNet",
+    "PaperSymmetricNet",
+    "SameConv2d",
+    "SigmaDnCNN",
+    "SigmaUNet",
+    "build_symmetric_net",
 ]

@@ -3,8 +3,10 @@ from .base import DENSE_MAX_SIZE, Adjoint, Composition, LinearOperator, Scaled, 
 from .color import ColorToGray
 from .convolution import Convolution, strided_convolution
 from .differences import FiniteDifference
+from .dottest import dot_test
 from .elementwise import Diagonal, Identity, Mask, Scale
-from .interop import from_pylops, from_scipy, to_pylops, to_scipy
+from .external import ExternalOperator, from_pylops, from_scipy
+from .flat import to_pylops, to_scipy
 from .kernels import box_kernel, gaussian_kernel, motion_kernel
 from .matrix import MatrixOperator
 from .sampling import Downsample
@@ -12,8 +14,32 @@ from .shuffle import PixelShuffle, PixelUnshuffle
 from .structure import FourierStructure
 
 __all__ = [
-    "LinearOperator", "Composition", "Sum", "Scaled", "Adjoint", "DENSE_MAX_SIZE", "FourierStructure",
-    "Identity", "Scale", "Diagonal", "Mask", "Convolution", "strided_convolution", "Downsample",
-    "ColorToGray", "PixelShuffle", "PixelUnshuffle", "FiniteDifference", "MatrixOperator",
-    "to_scipy", "to_pylops", "from_scipy", "from_pylops", "gaussian_kernel", "motion_kernel", "box_kernel",
+    "DENSE_MAX_SIZE",
+    "Adjoint",
+    "ColorToGray",
+    "Composition",
+    "Convolution",
+    "Diagonal",
+    "Downsample",
+    "ExternalOperator",
+    "FiniteDifference",
+    "FourierStructure",
+    "Identity",
+    "LinearOperator",
+    "Mask",
+    "MatrixOperator",
+    "PixelShuffle",
+    "PixelUnshuffle",
+    "Scale",
+    "Scaled",
+    "Sum",
+    "box_kernel",
+    "dot_test",
+    "from_pylops",
+    "from_scipy",
+    "gaussian_kernel",
+    "motion_kernel",
+    "strided_convolution",
+    "to_pylops",
+    "to_scipy",
 ]

@@ -20,32 +20,16 @@ import math
 
 import numpy as np
 
-from .._array import check_array, to_numpy
+from .._array import to_numpy
+from .._validate import batch_shape, real_number
+from .._validate import shape as as_shape
+from .flat import to_pylops, to_scipy
 from .structure import FourierStructure, compose
 
-__all__ = ["LinearOperator", "Composition", "Sum", "Scaled", "Adjoint", "DENSE_MAX_SIZE"]
+__all__ = ["DENSE_MAX_SIZE", "Adjoint", "Composition", "LinearOperator", "Scaled", "Sum"]
 
 #: largest number of entries (m * n) of a matrix ``to_dense`` builds: 2**25 float64 entries are 256 MiB
 DENSE_MAX_SIZE = 2**25
-
-
-def as_shape(shape, what: str = "shape") -> tuple:
-    """A shape tuple of positive ints, e.g. ``(64, 64)`` or ``(3, 64, 64)``."""
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
-        raise TypeError(f"{what}: expected a tuple of ints such as (64, 64), got {shape!r}")
-    shape = tuple(shape)
-    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape):
-        raise TypeError(f"{what}: expected a tuple of ints such as (64, 64), got {shape!r}")
-    shape = tuple(int(s) for s in shape)
-    if not shape or any(s <= 0 for s in shape):
-        raise ValueError(f"{what}: expected a non-empty tuple of positive ints such as (64, 64), got {shape}")
-    return shape
-
-
-def _fmt(shape) -> str:
-    return "(..., " + ", ".join(str(s) for s in shape) + ")"
 
 
 class LinearOperator:
@@ -78,12 +62,7 @@ class LinearOperator:
 
     # -- application --------------------------------------------------------------------------------
     def _check(self, x, shape, what):
-        check_array(x, f"{type(self).__name__} {what}")
-        if tuple(x.shape[x.ndim - len(shape):]) != shape or x.ndim < len(shape):
-            raise ValueError(
-                f"{self._describe()}: expected {what} of shape {_fmt(shape)} (leading dimensions are a batch), "
-                f"got an array of shape {tuple(x.shape)}"
-            )
+        batch_shape(x, shape, f"{self._describe()} {what}")
         return x
 
     def apply(self, x):
@@ -185,14 +164,10 @@ class LinearOperator:
 
     def to_scipy(self):
         """A ``scipy.sparse.linalg.LinearOperator`` on flattened float64 vectors."""
-        from .interop import to_scipy
-
         return to_scipy(self)
 
     def to_pylops(self):
         """A ``pylops.LinearOperator`` with ``dims = in_shape`` and ``dimsd = out_shape``."""
-        from .interop import to_pylops
-
         return to_pylops(self)
 
     def fingerprint(self) -> str:
@@ -261,10 +236,9 @@ class Scaled(LinearOperator):
     """``(c A) x = c (A x)`` for a real scalar ``c``."""
 
     def __init__(self, scalar, op: LinearOperator):
-        if isinstance(scalar, complex) or not np.isfinite(scalar):
-            raise ValueError(f"expected a finite real scalar, got {scalar!r}")
+        scalar = real_number(scalar, "operator scale", signed=True)
         super().__init__(op.in_shape, op.out_shape)
-        self.scalar, self.op = float(scalar), op
+        self.scalar, self.op = scalar, op
 
     def _apply(self, x):
         return self.scalar * self.op._apply(x)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._array import Constant, namespace
-from .base import LinearOperator, as_shape
+from .._validate import shape as as_shape
+from .base import LinearOperator
 from .elementwise import real_constant
 from .structure import FourierStructure
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._array import Constant, namespace
-from .base import LinearOperator, as_shape
+from .._validate import choice
+from .._validate import shape as as_shape
+from .base import LinearOperator
 from .fourier import irfft2, kernel_spectrum, rfft2
 from .sampling import Downsample
 from .structure import FourierStructure
@@ -52,6 +54,8 @@ class Convolution(LinearOperator):
             raise ValueError(
                 f"kernel: one kernel per channel needs shape (C, H, W) with C = {kernel.shape[0]}, got shape {shape}"
             )
+        if 0 in kernel.shape:
+            raise ValueError(f"kernel: expected at least one tap, got an empty kernel of shape {kernel.shape}")
         if not np.all(np.isfinite(kernel)):
             raise ValueError("kernel: expected finite values, got NaN or Inf")
         if kernel.shape[-2] > shape[-2] or kernel.shape[-1] > shape[-1]:
@@ -59,8 +63,7 @@ class Convolution(LinearOperator):
                 f"kernel of size {kernel.shape[-2]}x{kernel.shape[-1]} is larger than the image "
                 f"{shape[-2]}x{shape[-1]}"
             )
-        if boundary not in BOUNDARIES:
-            raise ValueError(f"boundary: expected one of {BOUNDARIES}, got {boundary!r}")
+        boundary = choice(boundary, "boundary", BOUNDARIES)
         super().__init__(shape, shape)
         self.kernel = kernel
         self.boundary = boundary

@@ -2,11 +2,13 @@ r"""Discrete gradient: forward differences along the two image axes."""
 from __future__ import annotations
 
 from .._array import namespace
-from .base import LinearOperator, as_shape
+from .._validate import choice
+from .._validate import shape as as_shape
+from .base import LinearOperator
 
-__all__ = ["FiniteDifference"]
+__all__ = ["BOUNDARIES", "FiniteDifference", "gradient", "gradient_adjoint"]
 
-_BOUNDARIES = ("periodic", "neumann")
+BOUNDARIES = ("periodic", "neumann")
 
 
 def _index(axis_index, axis: int):
@@ -34,6 +36,18 @@ def _backward_adjoint(p, axis: int, boundary: str):
     return xp.concat([zero, head], axis=axis) - xp.concat([head, zero], axis=axis)
 
 
+def gradient(x, boundary: str = "periodic"):
+    """``(D_v x, D_h x)``: the forward differences of ``x`` along its last two axes (see ``FiniteDifference``),
+    each shaped like ``x``; any leading axes are a batch. The two parts of ``FiniteDifference``'s output, as a
+    pair (``prox.TV`` iterates on them without stacking)."""
+    return _forward(x, -2, boundary), _forward(x, -1, boundary)
+
+
+def gradient_adjoint(p, q, boundary: str = "periodic"):
+    """``D_v^T p + D_h^T q`` (minus the divergence of ``(p, q)``): the adjoint of ``gradient``."""
+    return _backward_adjoint(p, -2, boundary) + _backward_adjoint(q, -1, boundary)
+
+
 class FiniteDifference(LinearOperator):
     r"""The discrete gradient ``D x = (D_v x, D_h x)`` by forward differences over the last two axes.
 
@@ -57,22 +71,18 @@ class FiniteDifference(LinearOperator):
         shape = as_shape(shape, "FiniteDifference shape")
         if len(shape) not in (2, 3):
             raise ValueError(f"FiniteDifference shape: expected (H, W) or (C, H, W), got {shape}")
-        if boundary not in _BOUNDARIES:
-            raise ValueError(f"FiniteDifference boundary: expected one of {_BOUNDARIES}, got {boundary!r}")
+        choice(boundary, "FiniteDifference boundary", BOUNDARIES)
         super().__init__(shape, (2,) + shape)
         self.boundary = boundary
 
     def _apply(self, x):
         xp = namespace(x)
         stack_axis = -(len(self.in_shape) + 1)
-        return xp.stack([_forward(x, -2, self.boundary), _forward(x, -1, self.boundary)], axis=stack_axis)
+        return xp.stack(gradient(x, self.boundary), axis=stack_axis)
 
     def _adjoint(self, y):
-        k = len(self.in_shape)
-        rest = (slice(None),) * k
-        p = y[(Ellipsis, 0) + rest]
-        q = y[(Ellipsis, 1) + rest]
-        return _backward_adjoint(p, -2, self.boundary) + _backward_adjoint(q, -1, self.boundary)
+        rest = (slice(None),) * len(self.in_shape)
+        return gradient_adjoint(y[(Ellipsis, 0) + rest], y[(Ellipsis, 1) + rest], self.boundary)
 
     def _describe(self):
         return f"FiniteDifference({self.boundary})"

@@ -12,21 +12,12 @@ import array_api_compat
 import numpy as np
 
 from .._array import Constant, is_torch, namespace, to_numpy
-from .base import LinearOperator, as_shape
+from .._validate import real_number
+from .._validate import shape as as_shape
+from .base import LinearOperator
 from .structure import FourierStructure
 
-__all__ = ["Identity", "Scale", "Diagonal", "Mask"]
-
-
-def real_scalar(value, what: str) -> float:
-    """``value`` as a finite Python float; ``TypeError`` for non-numbers (bool, complex, arrays), ``ValueError``
-    for nan / inf."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{what}: expected a finite real number such as 2.0, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{what}: expected a finite real number, got {value!r}")
-    return value
+__all__ = ["Diagonal", "Identity", "Mask", "Scale"]
 
 
 def real_constant(value, what: str, allow_sequence: bool = False) -> np.ndarray:
@@ -109,7 +100,7 @@ class Scale(LinearOperator):
     """
 
     def __init__(self, scalar, shape):
-        self.scalar = real_scalar(scalar, "Scale scalar")
+        self.scalar = real_number(scalar, "Scale scalar", signed=True)
         shape = as_shape(shape, "Scale shape")
         super().__init__(shape, shape)
 

@@ -30,16 +30,16 @@ import scipy.fft
 from .._array import is_numpy, namespace
 
 __all__ = [
-    "rfft2",
-    "irfft2",
-    "kernel_to_grid",
-    "kernel_spectrum",
-    "sampling_phase",
     "alias_sum",
-    "replicate",
-    "half_width",
     "fold_columns",
+    "half_width",
+    "irfft2",
+    "kernel_spectrum",
+    "kernel_to_grid",
     "repeat_columns",
+    "replicate",
+    "rfft2",
+    "sampling_phase",
 ]
 
 #: worker threads scipy.fft uses for NumPy arrays (None: scipy's default of one)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["gaussian_kernel", "box_kernel", "motion_kernel"]
+from .._validate import int_tuple, integer, real_number
+
+__all__ = ["box_kernel", "gaussian_kernel", "motion_kernel"]
 
 
 def _size2(size, what="size") -> tuple:
-    k = (size, size) if np.isscalar(size) else tuple(size)
-    if len(k) != 2 or any(int(s) != s or s < 1 for s in k):
-        raise ValueError(f"{what}: expected a positive int or a pair of positive ints, got {size!r}")
-    return int(k[0]), int(k[1])
+    """``(k1, k2)`` from one positive int or a pair of them."""
+    return int_tuple((size, size) if np.isscalar(size) else size, what, length=2, minimum=1)
 
 
 def _axis(n: int) -> np.ndarray:
@@ -22,8 +22,7 @@ def _axis(n: int) -> np.ndarray:
 def gaussian_kernel(size, sigma: float) -> np.ndarray:
     """``exp(-(i^2 + j^2) / (2 sigma^2))`` sampled at integer offsets from the centre, normalised to sum 1."""
     k1, k2 = _size2(size)
-    if not np.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"sigma: expected a finite positive number, got {sigma!r}")
+    sigma = real_number(sigma, "sigma", positive=True)
     g = np.exp(-(_axis(k1)[:, None] ** 2 + _axis(k2)[None, :] ** 2) / (2.0 * sigma**2))
     return g / g.sum()
 
@@ -44,8 +43,9 @@ def motion_kernel(length: float, angle: float, size=None, samples: int = 10001) 
     ``motion_kernel(9, 30, 9)`` is the kernel of the data folder's ``kernels/motion9_30deg.txt`` used by the
     deblurring benchmarks.
     """
-    if not np.isfinite(length) or length <= 0 or not np.isfinite(angle):
-        raise ValueError(f"expected a finite positive length and a finite angle, got {length!r}, {angle!r}")
+    length = real_number(length, "motion_kernel length", positive=True)
+    angle = real_number(angle, "motion_kernel angle", signed=True)
+    samples = integer(samples, "motion_kernel samples", minimum=2)
     if size is None:
         size = int(np.ceil(length)) | 1
     k1, k2 = _size2(size)

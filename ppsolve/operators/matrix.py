@@ -7,7 +7,8 @@ import numpy as np
 import scipy.sparse
 
 from .._array import Constant, is_numpy, is_torch, namespace
-from .base import DENSE_MAX_SIZE, LinearOperator, as_shape
+from .._validate import shape as as_shape
+from .base import DENSE_MAX_SIZE, LinearOperator
 
 __all__ = ["MatrixOperator"]
 

@@ -5,7 +5,9 @@ import array_api_compat
 import numpy as np
 
 from .._array import namespace
-from .base import LinearOperator, as_shape
+from .._validate import int_tuple, positive_int
+from .._validate import shape as as_shape
+from .base import LinearOperator
 from .fourier import sampling_phase
 from .structure import FourierStructure
 
@@ -27,18 +29,14 @@ class Downsample(LinearOperator):
 
     def __init__(self, factor: int, shape, offset=0):
         shape = as_shape(shape, "shape")
-        if isinstance(factor, bool) or int(factor) != factor or factor < 1:
-            raise ValueError(f"factor: expected a positive int, got {factor!r}")
-        factor = int(factor)
+        factor = positive_int(factor, "factor")
         if len(shape) < 2:
             raise ValueError(f"shape: expected (H, W) or (C, H, W), got {shape}")
         if shape[-2] % factor or shape[-1] % factor:
             raise ValueError(f"factor {factor} does not divide the image size {shape[-2]}x{shape[-1]}")
-        offset = (offset, offset) if np.isscalar(offset) else tuple(offset)
-        if len(offset) != 2 or any(int(o) != o or not 0 <= o < factor for o in offset):
-            raise ValueError(f"offset: expected ints in [0, {factor}), got {offset!r}")
+        offset = (offset, offset) if np.isscalar(offset) else offset
         self.factor = factor
-        self.offset = tuple(int(o) for o in offset)
+        self.offset = int_tuple(offset, "offset", length=2, minimum=0, maximum=factor - 1)
         self.grid = shape[-2:]
         super().__init__(shape, shape[:-2] + (shape[-2] // factor, shape[-1] // factor))
 

@@ -11,9 +11,10 @@ import numbers
 import numpy as np
 
 from .._array import namespace
-from .base import LinearOperator, as_shape
+from .._validate import shape as as_shape
+from .base import LinearOperator
 
-__all__ = ["PixelUnshuffle", "PixelShuffle"]
+__all__ = ["PixelShuffle", "PixelUnshuffle"]
 
 
 def _factor(factor, what: str) -> int:

@@ -8,6 +8,19 @@ from .basic import L2, TV, Box, CallableProx, Proximal, SoftThreshold, as_prox, 
 from .learned import CPSDAE, DAE, DenoiserProx, PlugAndPlay, bm3d_denoiser, sqrt_tau, tv_denoiser
 
 __all__ = [
-    "L2", "TV", "Box", "CallableProx", "Proximal", "SoftThreshold", "as_prox", "check_tau",
-    "DenoiserProx", "DAE", "CPSDAE", "PlugAndPlay", "bm3d_denoiser", "tv_denoiser", "sqrt_tau",
+    "CPSDAE",
+    "DAE",
+    "L2",
+    "TV",
+    "Box",
+    "CallableProx",
+    "DenoiserProx",
+    "PlugAndPlay",
+    "Proximal",
+    "SoftThreshold",
+    "as_prox",
+    "bm3d_denoiser",
+    "check_tau",
+    "sqrt_tau",
+    "tv_denoiser",
 ]

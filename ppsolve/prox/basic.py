@@ -22,7 +22,8 @@ import math
 import numpy as np
 
 from .._array import check_array, is_numpy, is_torch, namespace
-from .._validate import real_number
+from .._validate import choice, positive_int, real_number
+from ..operators.differences import BOUNDARIES, gradient, gradient_adjoint
 
 __all__ = ["L2", "TV", "Box", "CallableProx", "Proximal", "SoftThreshold", "as_prox", "check_tau"]
 
@@ -154,33 +155,9 @@ class Box(Proximal):
 # -- total variation -------------------------------------------------------------------------------------
 
 
-def _take(x, axis: int, sl: slice):
-    index = [slice(None)] * x.ndim
-    index[axis] = sl
-    return x[tuple(index)]
-
-
-def _diff(x, axis: int, periodic: bool):
-    """Forward difference ``x[i + 1] - x[i]`` along ``axis`` (-2 or -1); the last one wraps or is 0."""
-    xp = namespace(x)
-    if periodic:
-        return xp.roll(x, -1, axis=axis) - x
-    inner = _take(x, axis, slice(1, None)) - _take(x, axis, slice(None, -1))
-    return xp.concat([inner, xp.zeros_like(_take(x, axis, slice(0, 1)))], axis=axis)
-
-
-def _diff_adjoint(p, axis: int, periodic: bool):
-    """The adjoint of ``_diff``: ``p[i - 1] - p[i]`` (with ``p[-1] = p[N - 1] = 0`` when not periodic)."""
-    xp = namespace(p)
-    if periodic:
-        return xp.roll(p, 1, axis=axis) - p
-    head = _take(p, axis, slice(None, -1))
-    zero = xp.zeros_like(_take(p, axis, slice(0, 1)))
-    return xp.concat([zero, head], axis=axis) - xp.concat([head, zero], axis=axis)
-
-
 class TV(Proximal):
-    r"""Total variation on the last two axes: ``R(x) = sum_ij |(D x)_ij|``, ``D`` forward differences.
+    r"""Total variation on the last two axes: ``R(x) = sum_ij |(D x)_ij|``, ``D`` the forward differences of
+    ``ppsolve.operators.FiniteDifference``.
 
     Isotropic (default): ``|(D x)_ij| = sqrt((x_{i+1,j} - x_ij)^2 + (x_{i,j+1} - x_ij)^2)``; anisotropic:
     ``|x_{i+1,j} - x_ij| + |x_{i,j+1} - x_ij|``. At the last row / column the difference is 0
@@ -209,14 +186,9 @@ class TV(Proximal):
 
     def __init__(self, iters: int = 100, tol: float | None = None, isotropic: bool = True,
                  boundary: str = "neumann"):
-        if isinstance(iters, bool) or int(iters) != iters or iters < 1:
-            raise ValueError(f"TV iters: expected a positive int, got {iters!r}")
-        if tol is not None and not (math.isfinite(tol) and tol >= 0):
-            raise ValueError(f"TV tol: expected a finite number >= 0 or None, got {tol!r}")
-        if boundary not in ("neumann", "periodic"):
-            raise ValueError(f"TV boundary: expected 'neumann' or 'periodic', got {boundary!r}")
-        self.iters = int(iters)
-        self.tol = tol
+        self.iters = positive_int(iters, "TV iters")
+        self.tol = None if tol is None else real_number(tol, "TV tol")
+        choice(boundary, "TV boundary", BOUNDARIES)
         self.isotropic = bool(isotropic)
         self.boundary = boundary
         self.last_iterations = 0
@@ -226,14 +198,12 @@ class TV(Proximal):
         return (f"TV(iters={self.iters}, tol={self.tol}, isotropic={self.isotropic}, "
                 f"boundary={self.boundary!r})")
 
-    # D and D^T on the last two axes
+    # D and D^T on the last two axes: ppsolve.operators.FiniteDifference's two parts
     def _grad(self, x):
-        periodic = self.boundary == "periodic"
-        return _diff(x, -2, periodic), _diff(x, -1, periodic)
+        return gradient(x, self.boundary)
 
     def _grad_adjoint(self, p, q):
-        periodic = self.boundary == "periodic"
-        return _diff_adjoint(p, -2, periodic) + _diff_adjoint(q, -1, periodic)
+        return gradient_adjoint(p, q, self.boundary)
 
     def _project(self, p, q):
         """Onto ``{|p_ij| <= 1}``: the unit disc per pixel (isotropic) or the unit square (anisotropic)."""

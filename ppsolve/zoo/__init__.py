@@ -43,6 +43,8 @@ import importlib
 import json
 from pathlib import Path
 
+from ..staged import sigma_schedule
+
 __all__ = ["REGISTRY", "ZOO_DIR", "info", "list", "load"]
 
 ZOO_DIR = Path(__file__).resolve().parent
@@ -104,9 +106,7 @@ REGISTRY: dict[str, dict] = {
 
 
 def _schedule(sigma_start, sigma_end, steps, beta_scale, iterations):
-    """``ppsolve.restore.sigma_schedule`` written out (rounded to 6 digits), so the registry shows the stages."""
-    from ..restore import sigma_schedule
-
+    """``ppsolve.staged.sigma_schedule`` written out (rounded to 6 digits), so the registry shows the stages."""
     return [[float(f"{beta:.6g}"), its, float(f"{sigma:.6g}")]
             for beta, its, sigma in sigma_schedule(sigma_start, sigma_end, steps, beta_scale, iterations)]
 

@@ -3,11 +3,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import dense_solve
 
-from ppsolve.experiments.natural import (CELEBA_HELD_OUT, CUB_HELD_OUT, celeba_faces, cub_birds, deblur_inverse_options,
-                                         deblur_operator, joint_sr_color_operator, split_last, sr_operator)
+from ppsolve.experiments.natural import (
+    CELEBA_HELD_OUT,
+    CUB_HELD_OUT,
+    celeba_faces,
+    cub_birds,
+    deblur_inverse_options,
+    deblur_operator,
+    joint_sr_color_operator,
+    split_last,
+    sr_operator,
+)
 from ppsolve.inverses import FourierInverse
+from tests.helpers import dense_solve
 
 
 def test_operators_and_shapes(shared_data):

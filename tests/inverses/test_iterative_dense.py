@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import dense_solve, rel
 
 from ppsolve import inverses
 from ppsolve._array import Constant
@@ -29,6 +28,7 @@ from ppsolve.operators import (
     strided_convolution,
 )
 from ppsolve.operators.fourier import irfft2, rfft2
+from tests.helpers import dense_solve, rel
 
 
 def _kernel(rng, shape):

@@ -394,7 +394,7 @@ def test_noise_level_input_lr_schedule_and_warmup(tmp_path):
 
 def test_bicubic_or_noise_input():
     """fraction 0: v = x + sigma n; fraction 1: v = aligned bicubic(y) + sigma n (ppsolve.baselines)."""
-    from ppsolve.baselines import aligned_bicubic
+    from ppsolve.interpolation import bicubic_upsample
     from ppsolve.train import BicubicOrNoise
 
     x = torch.rand(4, 3, 16, 16, dtype=torch.float64)
@@ -403,7 +403,7 @@ def test_bicubic_or_noise_input():
     g = torch.Generator().manual_seed(0)
     assert torch.equal(BicubicOrNoise(4, 0.0)(x, y, sigma, g), x)
     up = BicubicOrNoise(4, 1.0)(x, y, sigma, g)
-    assert np.allclose(up.numpy(), aligned_bicubic(y.numpy(), 4), atol=1e-12)
+    assert np.allclose(up.numpy(), bicubic_upsample(y.numpy(), 4), atol=1e-12)
     mixed = BicubicOrNoise(4, 0.5)(x, y, sigma + 0.1, torch.Generator().manual_seed(3))
     assert mixed.shape == x.shape and not torch.equal(mixed, x)
     with pytest.raises(ValueError, match="fraction"):

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import check_operator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ppsolve.operators.color import ColorToGray
 from ppsolve.operators.shuffle import PixelShuffle, PixelUnshuffle
+from tests.helpers import check_operator
 
 
 # -- ColorToGray ----------------------------------------------------------------------------------------

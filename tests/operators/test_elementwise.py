@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import check_operator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ppsolve.operators.elementwise import Diagonal, Identity, Mask, Scale
+from tests.helpers import check_operator
 
 image_shapes = st.one_of(
     st.tuples(st.integers(1, 7), st.integers(1, 7)),

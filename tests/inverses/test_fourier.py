@@ -8,7 +8,6 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from helpers import dense_solve, rel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +21,7 @@ from ppsolve.operators import (
     gaussian_kernel,
     strided_convolution,
 )
+from tests.helpers import dense_solve, rel
 
 CASES = {
     # name: builder(rng) -> operator

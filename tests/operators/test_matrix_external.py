@@ -9,17 +9,16 @@ import pytest
 import scipy.sparse
 import scipy.sparse.linalg
 import torch
-from helpers import check_operator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ppsolve.operators import interop
+from ppsolve.operators import ExternalOperator, flat, from_pylops, from_scipy, to_pylops, to_scipy
 from ppsolve.operators.color import ColorToGray
 from ppsolve.operators.differences import FiniteDifference
 from ppsolve.operators.elementwise import Diagonal, Identity, Mask, Scale
-from ppsolve.operators.interop import ExternalOperator, from_pylops, from_scipy, to_pylops, to_scipy
 from ppsolve.operators.matrix import MatrixOperator
 from ppsolve.operators.shuffle import PixelUnshuffle
+from tests.helpers import check_operator
 
 
 def random_matrix(rng, m, n, sparse):
@@ -239,6 +238,6 @@ def test_from_pylops():
 
 def test_to_pylops_without_pylops(monkeypatch):
     monkeypatch.setitem(sys.modules, "pylops", None)
-    monkeypatch.setattr(interop, "_PYLOPS_CLASS", None)
+    monkeypatch.setattr(flat, "_PYLOPS_CLASS", None)
     with pytest.raises(ImportError, match=r"pip install ppsolve\[interop\]"):
         to_pylops(Identity((3, 3)))

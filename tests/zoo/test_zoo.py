@@ -10,13 +10,14 @@ import torch
 
 from ppsolve import ADMMResult, zoo
 from ppsolve.data import load_mnist_sample
-from ppsolve.experiments.mnist import bicubic_upsample, mean_psnr, measure, mnist_sr_operator
+from ppsolve.experiments.mnist import mean_psnr, measure, mnist_sr_operator
+from ppsolve.interpolation import bicubic_upsample
 from ppsolve.inverses import FourierInverse
 from ppsolve.operators import gaussian_kernel, strided_convolution
 from ppsolve.prox.learned import DAE
 from ppsolve.restore import restore
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -172,9 +173,9 @@ def test_natural_gray_deblurs_a_real_image(shared_data):
     """One BSD68 crop (128 x 128 of test005, never tuned on), the zoo's deblurring settings, exact inverse.
     Measured when written: 25.4 dB blurred, 27.4 dB Wiener-best (oracle), 30.2 dB restored (30.0 with the first,
     SigmaDnCNN prior); asserted: restored beats the oracle Wiener filter by 1.5 dB."""
-    from ppsolve.baselines import central_crops, wiener_best
+    from ppsolve.baselines import wiener_best
     from ppsolve.data import list_images
-    from ppsolve.experiments.natural import deblur_operator
+    from ppsolve.experiments.natural import central_crops, deblur_operator
     from ppsolve.metrics import psnr
 
     x = central_crops(list_images(shared_data / "bsd68")[4:5], 128)[0]
@@ -188,13 +189,13 @@ def test_natural_gray_deblurs_a_real_image(shared_data):
 def test_cub_cpsdae_beats_bicubic_on_held_out_birds(shared_data):
     """Four held-out birds (the last 200 are never trained on), 128 x 128: restore with the zoo's settings.
     Measured when written: 26.43 against 24.17 dB (+2.3 dB; +2.0 dB on all 200); asserted +1 dB."""
-    from ppsolve.baselines import aligned_bicubic, measure, score
-    from ppsolve.experiments.natural import cub_birds, sr_operator
+    from ppsolve.experiments.natural import cub_birds, measure, score, sr_operator
+    from ppsolve.interpolation import bicubic_upsample
 
     x, _ = cub_birds(shared_data / "cub200" / "images", "test")
     x = x[::50].astype(np.float64)
     A = sr_operator((3, 128, 128), 4)
     y = measure(A, x, 0.01, seed=0)
     ours = np.mean([score(restore(y[i], A, prior="cub-sr4-cpsdae").x, x[i]) for i in range(len(x))])
-    bicubic = np.mean([score(aligned_bicubic(y[i], 4), x[i]) for i in range(len(x))])
+    bicubic = np.mean([score(bicubic_upsample(y[i], 4), x[i]) for i in range(len(x))])
     assert ours > bicubic + 1.0, (ours, bicubic)

@@ -19,7 +19,7 @@ pyproximal_admm = pytest.importorskip("pyproximal.optimization.primal").ADMM
 _bridge = pytest.importorskip("ppsolve.prox.pyproximal")
 DataFidelity, as_pyproximal = _bridge.DataFidelity, _bridge.as_pyproximal
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pyproximal_admm.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pyproximal_admm.py"
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
 """The LinearOperator algebra: composition, sums, scaling, adjoints, dense forms, fingerprints."""
 import numpy as np
 import pytest
-from helpers import TOL, check_operator, dot_test_error, random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ppsolve.operators import Convolution, Downsample, gaussian_kernel, strided_convolution
+from tests.helpers import TOL, check_operator, dot_test_error, random
 
 
 @st.composite

@@ -1,0 +1,106 @@
+r"""Staged ADMM: a schedule of penalties (and noise levels) for learned priors, as in IRCNN and DPIR.
+
+ADMM with a learned denoiser works best with a penalty that grows (or, for a noise-conditional denoiser, a
+noise level that falls) over the run. ``stages`` is a list of ``(beta, iterations)`` or ``(beta, iterations,
+sigma)``: each stage is one ``ADMM`` solve warm-started at the previous stage (``z_0`` = its last z-update,
+``u_0 = 0``; with one iteration per stage this is half-quadratic splitting). With ``sigma`` the stage's
+``lam`` is ``2 beta sigma^2``, so that ``tau = lam / (2 beta) = sigma^2`` and a noise-conditional prior
+(``sigma_of_tau = sqrt``) denoises at ``sigma``; without it ``lam`` is the given value (which a blind prior
+ignores). One stage is the plain ADMM of the paper.
+
+Memory: a stage keeps only the iterates the next stage starts from; the history of every stage is merged
+into one ``History`` of scalars as the stages run, so the peak memory does not grow with the number of
+stages.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import positive_int, real_number
+from .admm import ADMM, ADMMResult, History
+from .inverses.base import Inverse
+from .operators.base import LinearOperator
+
+__all__ = ["parse_stages", "sigma_schedule", "solve_staged"]
+
+
+def parse_stages(stages) -> list[tuple[float, int, float | None]]:
+    """``[(beta, iterations, sigma or None), ...]`` from a list of 2- or 3-sequences or dicts with keys
+    ``beta``, ``iterations`` and optionally ``sigma``; ``ValueError`` naming the bad entry."""
+    if isinstance(stages, (str, bytes)) or not hasattr(stages, "__iter__"):
+        raise TypeError(f"stages: expected a list of (beta, iterations[, sigma]), got {stages!r}")
+    out = []
+    for i, stage in enumerate(stages):
+        if isinstance(stage, dict):
+            stage = (stage.get("beta"), stage.get("iterations"), stage.get("sigma"))
+        stage = tuple(stage)
+        if len(stage) == 2:
+            stage = stage + (None,)
+        if len(stage) != 3:
+            raise ValueError(f"stages[{i}]: expected (beta, iterations) or (beta, iterations, sigma), got {stage!r}")
+        beta, iters, sigma = stage
+        out.append((real_number(beta, f"stages[{i}]: beta", positive=True),
+                    positive_int(iters, f"stages[{i}]: iterations"),
+                    None if sigma is None else real_number(sigma, f"stages[{i}]: sigma")))
+    if not out:
+        raise ValueError("stages: expected at least one stage")
+    return out
+
+
+def sigma_schedule(sigma_start: float, sigma_end: float, steps: int, beta_scale: float,
+                   iterations: int = 1) -> list[tuple[float, int, float]]:
+    r"""Stages for a noise-conditional prior, as in DPIR (Zhang et al., TPAMI 2021): ``steps`` noise levels
+    ``sigma_k`` log-spaced from ``sigma_start`` down to ``sigma_end``, each with ``beta_k = beta_scale /
+    sigma_k^2`` (the penalty grows as the prior's noise level falls; DPIR's ``mu_k = lambda / sigma_k^2``
+    in our scaling, ``beta_scale = lambda sigma_noise^2``) and ``iterations`` ADMM iterations. With one
+    iteration per stage (``u`` restarts at 0) this is half-quadratic splitting, DPIR's own loop."""
+    sigma_start = real_number(sigma_start, "sigma_schedule sigma_start", positive=True)
+    sigma_end = real_number(sigma_end, "sigma_schedule sigma_end", positive=True)
+    if sigma_end > sigma_start:
+        raise ValueError(f"sigma_schedule: need sigma_start >= sigma_end, got {sigma_start:g} < {sigma_end:g}")
+    steps = positive_int(steps, "sigma_schedule steps")
+    beta_scale = real_number(beta_scale, "sigma_schedule beta_scale", positive=True)
+    iterations = positive_int(iterations, "sigma_schedule iterations")
+    sigmas = np.geomspace(sigma_start, sigma_end, steps)
+    return [(float(beta_scale / s**2), iterations, float(s)) for s in sigmas]
+
+
+def _inverse_for(inverse, A: LinearOperator, beta: float):
+    """The z-update solver for one stage: a name (``ADMM`` builds it), an ``Inverse`` (its beta must match)
+    or a callable ``(A, beta) -> Inverse``."""
+    if isinstance(inverse, Inverse):
+        if abs(inverse.beta - beta) > 1e-12 * beta:
+            raise ValueError(f"restore: the given {type(inverse).__name__} is for beta = {inverse.beta:g}, a stage "
+                             f"needs beta = {beta:g}; pass a callable (A, beta) -> Inverse for several betas")
+        return inverse
+    if callable(inverse):
+        made = inverse(A, beta)
+        if not isinstance(made, Inverse):
+            raise TypeError(f"restore: inverse(A, beta) returned {type(made).__name__}, not a ppsolve Inverse")
+        return made
+    return inverse
+
+
+def solve_staged(A: LinearOperator, prox, y, stages, inverse="auto", x0=None, lam: float = 0.0,
+                 **solve_options) -> ADMMResult:
+    """Staged ADMM (see the module docstring): one ``ADMM(A, prox, inverse, beta, lam)`` solve per stage, each
+    started at the previous stage's last ``z``. Returns the last stage's ``ADMMResult`` with ``history`` holding the
+    records of all stages in order (``time`` and ``wall`` restart at each stage) and ``iterations`` their
+    total. ``inverse``: a name, an ``Inverse`` (one beta only) or a callable ``(A, beta) -> Inverse``, called
+    once per stage. ``solve_options`` go to ``ADMM.solve`` (``tol``, ``callback``, ``x_true``); a callback that
+    stops a stage stops the whole run."""
+    history, iterations, result = History(), 0, None
+    z = x0
+    for beta, iters, sigma in parse_stages(stages):
+        stage_lam = 2.0 * beta * sigma**2 if sigma is not None else lam
+        inv = _inverse_for(inverse, A, beta)
+        admm = ADMM(A, prox, inverse=inv, beta=None if isinstance(inv, Inverse) else beta, lam=stage_lam)
+        result = None  # the previous stage's x, z and u are not needed any more: let them go
+        result = admm.solve(y, iters=iters, x0=z, **solve_options)
+        history.extend(result.history)
+        iterations += result.iterations
+        if result.stop_reason == "callback":
+            break
+        z = result.z  # the data-consistent iterate: the next stage's first x is prox(z), as ADMM would go on
+    result.history, result.iterations = history, iterations
+    return result
