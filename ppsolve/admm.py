@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, fields
 import array_api_compat
 
 from ._array import check_array, is_torch, namespace
-from ._validate import real_number
+from ._validate import batch_shape, positive_int, real_number
 from .inverses import make_inverse
 from .inverses.base import Inverse, check_beta
 from .operators.base import LinearOperator
@@ -83,7 +83,7 @@ class History:
     primal_relative : ``||x_k - z_k|| / max(||x_k||, ||z_k||, ||u_k|| / (2 beta))``.
     dual_relative : ``2 beta ||z_k - z_{k-1}|| / max(||u_k||, 2 ||A^T y||)``.
     nmse : ``||x_k - x_true||^2 / ||x_true||^2`` (``nan`` when no ``x_true`` was given).
-    inverse_iterations : the inverse's inner iterations for ``z_k`` (``inverse.last.iterations``).
+    inverse_iterations : the inverse's inner iterations for ``z_k`` (its ``SolveReport`` of that call).
     time_prox, time_inverse, time_dual : seconds spent in this iteration's x-, z- and u-updates.
     time : cumulative seconds of the three updates (monitoring excluded): the x-axis of "objective vs time".
     wall : cumulative wall-clock seconds since ``solve`` started, monitoring and callbacks included.
@@ -233,14 +233,7 @@ class ADMM:
 
     # -- checks -------------------------------------------------------------------------------------
     def _check_y(self, y):
-        check_array(y, "ADMM.solve y")
-        shape = self.A.out_shape
-        if y.ndim < len(shape) or tuple(y.shape[y.ndim - len(shape):]) != shape:
-            raise ValueError(
-                f"ADMM.solve: expected y of shape (..., {', '.join(map(str, shape))}) (A's output shape "
-                f"{_fmt(shape)}; leading dimensions are a batch), got {_fmt(tuple(y.shape))}"
-            )
-        return tuple(y.shape[: y.ndim - len(shape)])
+        return batch_shape(y, self.A.out_shape, "ADMM.solve y (A's output shape)")
 
     def _like(self, a, y, xshape, what):
         """``a`` (x0 or x_true) as an array of y's namespace, device and dtype, of shape ``xshape``."""
@@ -283,10 +276,8 @@ class ADMM:
         z from the inverse, or u) as soon as one holds a NaN or an infinity.
         """
         batch = self._check_y(y)
-        if isinstance(iters, bool) or int(iters) != iters or iters < 1:
-            raise ValueError(f"iters: expected a positive int, got {iters!r}")
-        if tol is not None and not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
-            raise ValueError(f"tol: expected a finite number > 0 or None, got {tol!r}")
+        iters = positive_int(iters, "iters")
+        tol = None if tol is None else real_number(tol, "tol", positive=True)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback: expected callback(k, state), got {type(callback).__name__}")
         xp = namespace(y)
@@ -315,7 +306,7 @@ class ADMM:
         algorithm_time = 0.0
         x = None
         converged, stop_reason, k = False, "iters", 0
-        for k in range(1, int(iters) + 1):
+        for k in range(1, iters + 1):
             # x-update: the proximal step
             t0 = time.perf_counter()
             x = prox(z - u / (2.0 * beta), tau, y=y)
@@ -329,7 +320,7 @@ class ADMM:
 
             # z-update: the inverse
             t2 = time.perf_counter()
-            z_new = inverse.solve(Aty + beta * x + u / 2.0, x0=z)
+            z_new, report = inverse.solve_report(Aty + beta * x + u / 2.0, x0=z)
             _sync(z_new)
             t3 = time.perf_counter()
             self._check_iterate(z_new, xshape, k, "z", "the inverse's output")
@@ -369,7 +360,7 @@ class ADMM:
             history.append({
                 "objective": objective, "data": data, "regularizer": reg,
                 "primal_residual": r, "dual_residual": s, "primal_relative": primal_rel, "dual_relative": dual_rel,
-                "nmse": nmse, "inverse_iterations": int(getattr(inverse.last, "iterations", 0) or 0),
+                "nmse": nmse, "inverse_iterations": report.iterations,
                 "time_prox": t1 - t0, "time_inverse": t3 - t2, "time_dual": t5 - t4,
                 "time": algorithm_time, "wall": time.perf_counter() - start,
             })

@@ -262,7 +262,7 @@ def test_wrong_y_shape_raises(small):
     admm = ADMM(small.A, SoftThreshold(), "fourier", beta=0.02, lam=0.1)
     with pytest.raises(ValueError, match=r"\(\.\.\., 4, 4\).*got \(16, 16\)"):
         admm.solve(small.x)
-    with pytest.raises(ValueError, match="y of shape"):
+    with pytest.raises(ValueError, match="y .A's output shape.: expected shape"):
         admm.solve(small.y[:, :3])
     with pytest.raises(TypeError):
         admm.solve(small.y.tolist())
@@ -335,3 +335,20 @@ def test_prox_receives_y_and_tau(small):
 
     ADMM(small.A, denoiser, "fourier", beta=0.02, lam=0.3).solve(small.y, iters=1)
     assert got["tau"] == pytest.approx(0.3 / 0.04) and got["y"] is small.y
+
+
+@pytest.mark.parametrize("iters", [float("nan"), float("inf"), 2.5, "3", None, 0, True])
+def test_iteration_counts_are_checked_with_one_line_errors(small, iters):
+    admm = ADMM(small.A, SoftThreshold(), "fourier", beta=0.02, lam=0.1)
+    with pytest.raises((TypeError, ValueError), match="iters: expected an int >= 1"):
+        admm.solve(small.y, iters=iters)
+
+
+def test_empty_batches_and_half_precision_are_refused(small):
+    admm = ADMM(small.A, SoftThreshold(), "fourier", beta=0.02, lam=0.1)
+    with pytest.raises(ValueError, match="is empty"):
+        admm.solve(np.zeros((0,) + small.A.out_shape))
+    with pytest.raises(TypeError, match="half precision"):
+        admm.solve(small.y.astype(np.float16))
+    with pytest.raises(TypeError, match="tol"):
+        admm.solve(small.y, tol="1e-3")

@@ -6,33 +6,39 @@ flows through the unrolled iterations). Leading dimensions of ``b`` are a batch:
 step sizes and its own stopping test, reductions run over the image axes only (the last
 ``len(A.in_shape)`` axes).
 
-After a solve, ``last.iterations`` is the number of iterations run (the maximum over the batch),
-``last_history`` the relative residual ``||(A^T A + beta I) z - b|| / ||b||`` before the first and after
-every iteration (the maximum over the batch items), and ``last_converged`` whether every item reached
-``tol``. A ``callback(iteration, residual)`` sees the same numbers as they are produced. An item with
-``b = 0`` is measured by the absolute residual ``||r||`` instead.
+Each solve reports (``solve_report``, or ``last`` per thread) the number of iterations run (the maximum over
+the batch), the relative residual ``||(A^T A + beta I) z - b|| / ||b||`` before the first and after every
+iteration (``history``, the maximum over the batch items), whether every item reached ``tol``
+(``converged``) and why it stopped (``stop_reason``). A ``callback(iteration, residual)`` sees the same
+numbers as they are produced. An item with ``b = 0`` is measured by the absolute residual ``||r||`` instead.
+
+Conjugate gradients stop early, and say so, where going on cannot help: at the rounding level of the dtype
+(``"precision"``: the recursively updated residual is below ``eps``, where it no longer follows the true one;
+iterating on made the true residual grow again, and after ~10^4 iterations it turned into NaN), when the
+residual has made no new minimum for ``STAGNATION_WINDOW`` iterations (``"stagnation"``), and when a search
+direction has non-positive or non-finite curvature ``p^T M p`` (``"breakdown"``: an indefinite operator or
+preconditioner, or underflow).
 """
 from __future__ import annotations
 
 import math
-import numbers
+
+import numpy as np
 
 from .._array import namespace
-from .._validate import real_number
+from .._validate import count, real_number
 from ..operators.base import LinearOperator
-from .base import Inverse
+from .base import Inverse, SolveReport
 
-__all__ = ["ConjugateGradient", "GradientDescent"]
+__all__ = ["STAGNATION_WINDOW", "ConjugateGradient", "GradientDescent"]
 
-
-def _check_count(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{what}: expected an int >= 0, got {value!r}")
-    return int(value)
+#: CG stops with "stagnation" after this many iterations without a new minimum of the worst item's residual
+STAGNATION_WINDOW = 100
 
 
-def _check_tol(value) -> float:
-    return real_number(value, "tol")
+def _rounding_level(x) -> float:
+    """The machine epsilon of ``x``'s dtype: below it a recursively updated residual no longer means anything."""
+    return float(np.finfo(str(x.dtype).removeprefix("torch.")).eps)
 
 
 class _Iterative(Inverse):
@@ -40,13 +46,11 @@ class _Iterative(Inverse):
 
     def __init__(self, A, beta, maxiter, tol, callback, track_residual):
         super().__init__(A, beta, track_residual)
-        self.maxiter = _check_count(maxiter, "maxiter")
-        self.tol = _check_tol(tol)
+        self.maxiter = count(maxiter, "maxiter")
+        self.tol = real_number(tol, "tol")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback: expected a callable (iteration, residual) -> None, got {callback!r}")
         self.callback = callback
-        self.last_history: list[float] = []
-        self.last_converged = False
 
     def _dot(self, x, y, ndim):
         """Per-item inner products over the last ``ndim`` axes: an array of the batch shape."""
@@ -57,14 +61,14 @@ class _Iterative(Inverse):
         """``(A^T A + beta I) z``."""
         return self.A._adjoint(self.A._apply(z)) + self.beta * z
 
-    def _record(self, iteration, relative):
-        """Store the worst item's relative residual; True when every item has reached ``tol``."""
+    def _record(self, history: list, iteration, relative) -> float:
+        """Append the worst item's relative residual to ``history`` (and show it to the callback); return it."""
         xp = namespace(relative)
         worst = float(xp.max(relative))
-        self.last_history.append(worst)
+        history.append(worst)
         if self.callback is not None:
             self.callback(iteration, worst)
-        return worst <= self.tol
+        return worst
 
 
 def _per_item(s, ndim):
@@ -106,14 +110,7 @@ class GradientDescent(_Iterative):
     def __init__(self, A: LinearOperator, beta: float, maxiter: int = 100, tol: float = 0.0, step=None,
                  track_residual: bool = False, callback=None):
         super().__init__(A, beta, maxiter, tol, callback, track_residual)
-        if step is not None:
-            try:
-                step = float(step)
-            except (TypeError, ValueError):
-                raise TypeError(f"step: expected a positive number, got {step!r}") from None
-            if not math.isfinite(step) or step <= 0:
-                raise ValueError(f"step: expected a finite number > 0, got {step!r}")
-        self._step = step
+        self._step = None if step is None else real_number(step, "step", positive=True)
 
     @property
     def step(self) -> float:
@@ -127,22 +124,24 @@ class GradientDescent(_Iterative):
         xp = namespace(b)
         ndim = len(self.A.in_shape)
         step = self.step
-        self.last_history = []
-        self.last_converged = self.tol == 0
+        history = []
         track = self.tol > 0
         if track:
             bnorm = _safe(xp.sqrt(self._dot(b, b, ndim)))
         z = x0
         for k in range(self.maxiter):
             r = b if z is None else b - self._normal(z)
-            if track and self._record(k, xp.sqrt(self._dot(r, r, ndim)) / bnorm):
-                self.last_converged = True
-                return (xp.zeros_like(b) if z is None else z), k
+            if track and self._record(history, k, xp.sqrt(self._dot(r, r, ndim)) / bnorm) <= self.tol:
+                z = xp.zeros_like(b) if z is None else z
+                return z, SolveReport(iterations=k, stop_reason="tol", history=history)
             z = step * r if z is None else z + step * r
-        if track:
-            r = b if z is None else b - self._normal(z)
-            self.last_converged = self._record(self.maxiter, xp.sqrt(self._dot(r, r, ndim)) / bnorm)
-        return (xp.zeros_like(b) if z is None else z), self.maxiter
+        z = xp.zeros_like(b) if z is None else z
+        if not track:
+            return z, SolveReport(iterations=self.maxiter, stop_reason="steps")
+        r = b - self._normal(z)
+        converged = self._record(history, self.maxiter, xp.sqrt(self._dot(r, r, ndim)) / bnorm) <= self.tol
+        return z, SolveReport(iterations=self.maxiter, converged=converged,
+                              stop_reason="tol" if converged else "maxiter", history=history)
 
 
 class ConjugateGradient(_Iterative):
@@ -189,8 +188,6 @@ class ConjugateGradient(_Iterative):
         self.preconditioner = preconditioner
 
     def _solve(self, b, x0):
-        self.last_history = []
-        self.last_converged = False
         if self.preconditioner is None:
             return self._cg(b, x0)
         return self._pcg(b, x0)
@@ -221,35 +218,53 @@ class ConjugateGradient(_Iterative):
         else:
             w = A._apply(x0)
             r = rhs - small(w)
-        w, k = self._iterate(w, r, small, self.preconditioner, relative, mdim)
-        return (b - A._adjoint(w)) / beta, k
+        w, report = self._iterate(w, r, small, self.preconditioner, relative, mdim)
+        return (b - A._adjoint(w)) / beta, report
 
     def _iterate(self, x, r, apply, precondition, relative_of, ndim):
         """Batched (preconditioned) conjugate gradients for ``apply(x) = rhs`` from ``x`` with residual ``r``;
-        ``precondition`` None is the identity; stops when ``relative_of(r) <= tol`` for every item, or after
-        ``maxiter`` iterations. Returns ``(x, iterations)``."""
+        ``precondition`` None is the identity. An item is done once its relative residual is at most
+        ``max(tol, eps)`` or its curvature breaks down; the loop ends when every item is done, after ``maxiter``
+        iterations, or on stagnation (see the module docstring). Returns ``(x, SolveReport)``."""
         xp = namespace(r)
+        floor = _rounding_level(r)
+        target = max(self.tol, floor)
+        history = []
         y = r if precondition is None else precondition(r)
         p = y
         ry = self._dot(r, y, ndim)
         relative = relative_of(r)
-        k = 0
+        broken = xp.zeros_like(relative, dtype=xp.bool)
+        best, best_at = math.inf, 0
+        k, reason = 0, "maxiter"
         while True:
-            if self._record(k, relative):
-                self.last_converged = True
+            worst = self._record(history, k, relative)
+            if worst < best:
+                best, best_at = worst, k
+            active = (relative > target) & ~broken
+            if not bool(xp.any(active)):
+                reason = "breakdown" if bool(xp.any(broken)) else ("tol" if worst <= self.tol else "precision")
                 break
             if k >= self.maxiter:
                 break
+            if k - best_at >= STAGNATION_WINDOW:
+                reason = "stagnation"
+                break
             k += 1
-            active = relative > self.tol
             q = apply(p)
             pq = self._dot(p, q, ndim)
-            alpha = _per_item(xp.where(active & (pq > 0), ry / _safe(pq), xp.zeros_like(pq)), ndim)
+            curved = xp.isfinite(pq) & (pq > 0) & xp.isfinite(ry) & (ry > 0)
+            broken = broken | (active & ~curved)
+            active = active & curved
+            alpha = _per_item(xp.where(active, ry / _safe(xp.where(curved, pq, xp.ones_like(pq))),
+                                       xp.zeros_like(pq)), ndim)
             x = x + alpha * p
             r = r - alpha * q
-            relative = relative_of(r)
+            relative = xp.where(active, relative_of(r), relative)
             y = r if precondition is None else precondition(r)
             ry_new = self._dot(r, y, ndim)
-            p = y + _per_item(ry_new / _safe(ry), ndim) * p
-            ry = ry_new
-        return x, k
+            ratio = xp.where(active & (ry > 0), ry_new / _safe(xp.where(ry > 0, ry, xp.ones_like(ry))),
+                             xp.zeros_like(ry))
+            p = xp.where(_per_item(active, ndim), y + _per_item(ratio, ndim) * p, p)
+            ry = xp.where(active, ry_new, ry)
+        return x, SolveReport(iterations=k, converged=reason == "tol", stop_reason=reason, history=history)

@@ -22,11 +22,14 @@ from ppsolve.operators import (
     Convolution,
     Downsample,
     FiniteDifference,
+    LinearOperator,
     Mask,
     MatrixOperator,
     gaussian_kernel,
+    motion_kernel,
     strided_convolution,
 )
+from ppsolve.inverses.iterative import STAGNATION_WINDOW
 from ppsolve.operators.fourier import irfft2, rfft2
 from tests.helpers import dense_solve, rel
 
@@ -335,3 +338,46 @@ def test_exports():
     assert issubclass(FourierInverse, Inverse)
     names = {cls.name for cls in (GradientDescent, ConjugateGradient, DenseInverse, FourierInverse)}
     assert names == {"gd", "cg", "dense", "fourier"}
+
+
+def test_cg_with_tol_zero_stops_at_the_rounding_level_instead_of_running_into_nan():
+    """tol = 0 asks for more than float64 holds: the recursive residual fell to 1e-162, the true one grew back
+    to 3e-7 and after ~10,600 iterations the answer was NaN. Now CG stops at the rounding level and says so."""
+    A = strided_convolution(gaussian_kernel(9, 2.0), (32, 32), 4)
+    b = np.random.default_rng(0).standard_normal((2, 32, 32))
+    cg = ConjugateGradient(A, 0.01, tol=0.0, maxiter=20000)
+    z, report = cg.solve_report(b)
+    assert np.all(np.isfinite(z)) and report.iterations < 100
+    assert report.stop_reason == "precision" and not report.converged
+    assert relative_residual(A, 0.01, z, b) < 1e-14
+    z32, report32 = ConjugateGradient(A, 0.01, tol=1e-8).solve_report(b.astype(np.float32))  # tol below float32's
+    assert report32.stop_reason == "precision" and report32.iterations < 100 and np.all(np.isfinite(z32))
+
+
+class _WrongAdjoint(LinearOperator):
+    """A user's operator whose adjoint is off by a shift: A^T A + beta I is then not symmetric."""
+
+    def __init__(self, shape=(32, 32)):
+        super().__init__(shape, shape)
+        self.conv = Convolution(motion_kernel(9, 30, 9), shape)
+
+    def _apply(self, x):
+        return self.conv._apply(x)
+
+    def _adjoint(self, y):
+        return np.roll(self.conv._adjoint(y), 3, axis=-1)
+
+
+@pytest.mark.parametrize("beta", [0.01, 0.1, 1.0])
+def test_cg_on_a_broken_operator_stops_on_breakdown_or_stagnation(beta):
+    b = np.random.default_rng(0).standard_normal((32, 32))
+    z, report = ConjugateGradient(_WrongAdjoint(), beta, tol=1e-10, maxiter=20000).solve_report(b)
+    assert report.stop_reason in ("breakdown", "stagnation") and not report.converged
+    assert report.iterations <= STAGNATION_WINDOW + 10 and np.all(np.isfinite(z))
+
+
+def test_pcg_with_an_indefinite_preconditioner_breaks_down_at_once():
+    A = strided_convolution(gaussian_kernel(9, 2.0), (32, 32), 4)
+    b = np.random.default_rng(0).standard_normal((32, 32))
+    _, report = ConjugateGradient(A, 0.01, preconditioner=lambda r: -r).solve_report(b)
+    assert report.stop_reason == "breakdown" and report.iterations == 1 and not report.converged
