@@ -4,38 +4,19 @@ The forward operator (``ppsolve.operators``), the solver of ADMM's least-squares
 (``ppsolve.inverses``) and the proximal operator (``ppsolve.prox``) are independent components:
 
     from ppsolve import ADMM, LearnedInverse
+
+``import ppsolve`` imports PyTorch (a dependency): the learned inverse and the learned priors are torch
+networks, and the model zoo (``ppsolve.zoo``) is available at once.
 """
-from . import inverses, operators, prox
+from . import inverses, operators, prox, zoo
+from ._version import __version__
 from .admm import ADMM, ADMMResult, History
-from .inverses import ConjugateGradient, DenseInverse, FourierInverse, GradientDescent, make_inverse
+from .inverses import ConjugateGradient, DenseInverse, FourierInverse, GradientDescent, LearnedInverse, make_inverse
 from .problems import Problem, synthetic_laplace
 from .restore import restore
 
-__version__ = "0.1.0"
 __all__ = [
-    "ADMM",
-    "ADMMResult",
-    "ConjugateGradient",
-    "DenseInverse",
-    "FourierInverse",
-    "GradientDescent",
-    "History",
-    "LearnedInverse",
-    "Problem",
-    "__version__",
-    "inverses",
-    "make_inverse",
-    "operators",
-    "prox",
-    "restore",
-    "synthetic_laplace",
+    "ADMM", "ADMMResult", "History", "LearnedInverse", "ConjugateGradient", "DenseInverse", "FourierInverse",
+    "GradientDescent", "make_inverse", "Problem", "synthetic_laplace", "restore", "inverses", "operators", "prox",
+    "zoo", "__version__",
 ]
-
-
-def __getattr__(name):
-    # torch networks load on first use, keeping ``import ppsolve`` light
-    if name == "LearnedInverse":
-        from .inverses.learned import LearnedInverse
-
-        return LearnedInverse
-    raise AttributeError(f"module 'ppsolve' has no attribute {name!r}")

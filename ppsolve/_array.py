@@ -62,6 +62,20 @@ def to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def as_like(out, like):
+    """``out`` (a NumPy array or a torch tensor, e.g. a network's or a host library's result) as an array of
+    ``like``'s kind, dtype and device: a NumPy array for NumPy, a tensor for torch, a CuPy array for CuPy."""
+    if is_torch(like):
+        import torch
+
+        return torch.as_tensor(out).to(device=like.device, dtype=like.dtype)
+    if is_torch(out):
+        out = out.detach().cpu().numpy()
+    if is_numpy(like):
+        return np.asarray(out).astype(like.dtype, copy=False)
+    return namespace(like).asarray(out, dtype=like.dtype)  # CuPy
+
+
 def _complex_dtype_of(x):
     xp = namespace(x)
     return xp.complex128 if x.dtype == xp.float64 else xp.complex64

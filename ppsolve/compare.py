@@ -54,7 +54,7 @@ def learned_inverse(A, beta: float, architecture: str = "linear", cache_dir: Pat
     (``LearnedInverse.load(..., allow_resize=True)``)."""
     from .inverses.learned import LearnedInverse
 
-    name = f"learned-inverse-sr4-gauss9s2-{architecture}-beta{beta:g}.pt"
+    name = f"learned-inverse-sr4-gauss9s2-{architecture}-beta{beta:g}.safetensors"
     shipped = Path(str(resources.files("ppsolve") / "zoo" / name))
     if shipped.is_file():
         return LearnedInverse.load(shipped, A=A, beta=beta, allow_resize=True), shipped

@@ -3,8 +3,11 @@ import numpy as np
 import pytest
 import torch
 
+from ppsolve.nn.cpsdae import CPSDAE as CPSDAENet
 from ppsolve.nn.dncnn import DnCNN
-from ppsolve.patches import apply_patchwise, patch_spans, patch_window
+from ppsolve.nn.unet import SigmaUNet
+from ppsolve.patches import Patchwise, apply_patchwise, patch_spans, patch_window
+from ppsolve.prox import CPSDAEProx, DenoiserProx
 
 
 def _net(channels=1, dilations=(1, 2, 1)):
@@ -111,3 +114,59 @@ def test_bad_arguments():
         apply_patchwise(lambda t: t, image, window="gauss")
     with pytest.raises(ValueError, match="expected"):
         apply_patchwise(lambda t: t[..., :-1], image, patch=32, overlap=8)
+
+
+def test_patchwise_denoiser_equals_whole_image():
+    torch.manual_seed(0)
+    net = DnCNN(features=4, dilations=(1, 2, 1)).double()  # receptive radius 4
+    prox = DenoiserProx(net)
+    v = np.random.default_rng(0).random((2, 70, 53))
+    tiled = Patchwise(prox, patch=32, overlap=12, margin=5)
+    assert np.allclose(tiled(v, 0.0), prox(v, 0.0), atol=1e-12)
+    small = np.random.default_rng(1).random((20, 20))
+    assert np.array_equal(tiled(small, 0.0), prox(small, 0.0))  # no larger than a tile: passed whole
+
+
+@pytest.mark.parametrize("ensemble", [1, 4])
+def test_patchwise_unet_tiles_on_its_grid_and_equals_whole_image(ensemble):
+    """A U-Net commutes only with translations by its ``multiple`` (4 here): Patchwise starts every tile at a
+    multiple of 4, so with margin >= the receptive radius the tiled result equals the whole-image one on an
+    image whose sides are not multiples of 4, also with the flip self-ensemble (the prox pads the image to
+    the grid before flipping). Tiles at an arbitrary phase would not match."""
+    torch.manual_seed(0)
+    net = SigmaUNet(widths=(4, 6, 8)).double().eval()
+    for p in net.parameters():  # weights far from the near-identity initialisation
+        torch.nn.init.normal_(p, std=0.3)
+    prox = DenoiserProx(net, sigma_of_tau=lambda tau: 0.1, ensemble=ensemble)
+    r = net.receptive_radius
+    v = np.random.default_rng(0).random((130, 113))
+    whole = prox(v, 0.0)
+    tiled = Patchwise(prox, patch=64, overlap=60, margin=r)  # r = 25
+    assert tiled.align == 4
+    assert np.allclose(tiled(v, 0.0), whole, atol=1e-10)
+    from ppsolve.patches import apply_patchwise
+
+    unaligned = apply_patchwise(lambda t: prox(t, 0.0), v, 64, 57, 4, "hann", r)  # stride 7: off the grid
+    assert np.abs(unaligned - whole).max() > 1e-3
+    with pytest.raises(ValueError, match="multiple 4"):
+        Patchwise(prox, patch=62, overlap=60, margin=r)
+
+
+def test_patchwise_conditional_prior_gets_each_tiles_measurement():
+    """A small cPSDAE (factor 2, 3 x 3 convs, eval mode: translation-equivariant by multiples of 2, receptive
+    radius 3 low-resolution pixels = 6 pixels): tiled with margin 8 it equals the whole image."""
+    torch.manual_seed(0)
+    net = CPSDAENet(factor=2, channels=3, y_channels=1, encoder=(6,), decoder=(6,), kernel_size=3).double().eval()
+    for m in net.modules():  # non-trivial BatchNorm statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 2.0)
+    prox = CPSDAEProx(net)
+    rng = np.random.default_rng(0)
+    v, y = rng.random((3, 64, 48)), rng.random((32, 24))
+    tiled = Patchwise(prox, patch=32, overlap=18, margin=8, image_ndim=3)
+    assert np.allclose(tiled(v, 0.0, y=y), prox(v, 0.0, y=y), atol=1e-10)
+    with pytest.raises(ValueError, match="the prior's factor 2"):
+        Patchwise(prox, patch=31, overlap=18)
+    with pytest.raises(ValueError, match="y has spatial shape"):
+        tiled(v, 0.0, y=y[:-1])

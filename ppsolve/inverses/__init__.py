@@ -12,8 +12,6 @@ r"""Solvers of ADMM's least-squares step ``z = (A^T A + beta I)^{-1} b``, all be
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
 import math
 
@@ -22,6 +20,7 @@ from .base import Inverse, SolveReport, check_beta, relative_residual
 from .dense import DenseInverse
 from .fourier import FourierInverse
 from .iterative import ConjugateGradient, GradientDescent
+from .learned import LearnedInverse
 
 __all__ = [
     "INVERSES",
@@ -30,32 +29,15 @@ __all__ = [
     "FourierInverse",
     "GradientDescent",
     "Inverse",
+    "LearnedInverse",
     "SolveReport",
     "make_inverse",
     "relative_residual",
 ]
 
 
-def _has_learned() -> bool:
-    return importlib.util.find_spec(".learned", __name__) is not None
-
-
-if _has_learned():
-    __all__.append("LearnedInverse")
-
 #: the names ``make_inverse`` accepts, with the class each builds ("auto" picks one, see ``make_inverse``)
 INVERSES = {"gd": GradientDescent, "cg": ConjugateGradient, "dense": DenseInverse, "fourier": FourierInverse}
-
-
-def __getattr__(name):
-    # LearnedInverse lives in .learned (torch networks); import it on first use so that a missing or broken
-    # learned module never breaks ``import ppsolve.inverses``.
-    # (An error inside an existing learned module propagates: it is a bug to see, not an absence.)
-    if name == "LearnedInverse":
-        if not _has_learned():
-            raise AttributeError("ppsolve.inverses.LearnedInverse is not available: ppsolve/inverses/learned.py is missing")
-        return importlib.import_module(".learned", __name__).LearnedInverse
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _same_operator(A: LinearOperator, B: LinearOperator) -> bool:

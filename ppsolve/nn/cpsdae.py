@@ -45,12 +45,13 @@ Use ``output="table"`` for a literal reproduction of the tables.
 """
 from __future__ import annotations
 
-import numbers
 from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .._validate import positive_int
 
 __all__ = ["CPSDAE", "OUTPUTS", "SameConv2d"]
 
@@ -74,12 +75,6 @@ class SameConv2d(nn.Conv2d):
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", same_padding={self.same_padding}"
-
-
-def _positive_int(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{what}: expected a positive int, got {value!r}")
-    return int(value)
 
 
 class CPSDAE(nn.Module):
@@ -109,12 +104,12 @@ class CPSDAE(nn.Module):
         output: str = "residual",
     ):
         super().__init__()
-        self.factor = _positive_int(factor, "factor")
-        self.channels = _positive_int(channels, "channels")
-        self.y_channels = _positive_int(y_channels, "y_channels")
-        kernel_size = _positive_int(kernel_size, "kernel_size")
-        encoder = tuple(_positive_int(c, "encoder channels") for c in encoder)
-        decoder = tuple(_positive_int(c, "decoder channels") for c in decoder)
+        self.factor = positive_int(factor, "factor")
+        self.channels = positive_int(channels, "channels")
+        self.y_channels = positive_int(y_channels, "y_channels")
+        kernel_size = positive_int(kernel_size, "kernel_size")
+        encoder = tuple(positive_int(c, "encoder channels") for c in encoder)
+        decoder = tuple(positive_int(c, "decoder channels") for c in decoder)
         if not encoder:
             raise ValueError("encoder: expected at least one conv")
         if output not in OUTPUTS:

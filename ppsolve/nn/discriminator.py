@@ -23,21 +23,17 @@ r"""The adversarial and feature-matching parts of the cPSDAE training (section 3
 from __future__ import annotations
 
 import errno
-import numbers
 import os
 from collections.abc import Callable, Mapping, Sequence
 
+import safetensors.torch
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import positive_int
+
 __all__ = ["Discriminator", "FeatureComparator"]
-
-
-def _positive_int(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{what}: expected a positive int, got {value!r}")
-    return int(value)
 
 
 class Discriminator(nn.Module):
@@ -51,10 +47,10 @@ class Discriminator(nn.Module):
 
     def __init__(self, channels: int = 3, factor: int = 4, width: int = 64, depth: int = 3, batch_norm: bool = True):
         super().__init__()
-        self.channels = _positive_int(channels, "channels")
-        self.factor = _positive_int(factor, "factor")
-        self.width = width = _positive_int(width, "width")
-        self.depth = _positive_int(depth, "depth")
+        self.channels = positive_int(channels, "channels")
+        self.factor = positive_int(factor, "factor")
+        self.width = width = positive_int(width, "width")
+        self.depth = positive_int(depth, "depth")
         self.batch_norm = bool(batch_norm)
         self.unshuffle = nn.PixelUnshuffle(self.factor)
         layers: list[nn.Module] = []
@@ -120,8 +116,9 @@ class FeatureComparator(nn.Module):
     """A frozen network ``C`` for the feature-matching loss ``mean ||C(x_hat) - C(x)||^2`` (eq. 13).
 
     Give either ``module`` (any ``nn.Module``; with ``state_dict`` that is loaded into it), or ``builder``
-    (a callable returning a fresh module) with ``state_dict`` (a file path saved by ``torch.save(m.state_dict())``
-    or an already loaded mapping; files are read with ``torch.load(..., weights_only=True)`` on the CPU).
+    (a callable returning a fresh module) with ``state_dict`` (a ``.safetensors`` file, a file saved by
+    ``torch.save(m.state_dict())``, read with ``torch.load(..., weights_only=True)`` on the CPU, or an already
+    loaded mapping).
     Loading is strict: every key must match.
 
     ``layers``: ``None`` -- ``comparator(x)`` returns the module's output (a tensor); or a list of submodule
@@ -185,7 +182,10 @@ class FeatureComparator(nn.Module):
         if not os.path.isfile(path):
             raise FileNotFoundError(errno.ENOENT, "state_dict file not found", path)
         try:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
+            if path.endswith(".safetensors"):
+                loaded = safetensors.torch.load_file(path, device="cpu")
+            else:
+                loaded = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # pickle / zip errors of all kinds
             raise ValueError(f"FeatureComparator: cannot read a state_dict from {path}: {exc}") from exc
         if not isinstance(loaded, Mapping):  # the file's content is wrong, not an argument's type

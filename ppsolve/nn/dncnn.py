@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._validate import int_tuple, positive_int
 from ._layout import image_batch, noise_level_map
 
 __all__ = ["DnCNN", "SigmaDnCNN"]
@@ -39,10 +40,11 @@ class DnCNN(nn.Module):
 
     def __init__(self, channels: int = 1, features: int = 32, dilations=(1, 2, 3, 4, 3, 2, 1)):
         super().__init__()
-        dilations = tuple(int(d) for d in dilations)
-        if len(dilations) < 2 or any(d < 1 for d in dilations):
-            raise ValueError(f"DnCNN: need at least two dilations >= 1, got {dilations}")
-        self.channels, self.features, self.dilations = int(channels), int(features), dilations
+        dilations = int_tuple(dilations, "DnCNN dilations", minimum=1)
+        if len(dilations) < 2:
+            raise ValueError(f"DnCNN dilations: need at least two layers, got {dilations}")
+        self.channels = positive_int(channels, "DnCNN channels")
+        self.features, self.dilations = positive_int(features, "DnCNN features"), dilations
         layers = []
         widths = [self.channels] + [self.features] * (len(dilations) - 1) + [self.channels]
         for i, d in enumerate(dilations):

@@ -39,6 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import choice, count, int_tuple, positive_int, real_number
+
 __all__ = ["ARCHITECTURES", "PADDINGS", "LinearSymmetricNet", "PaperSymmetricNet", "build_symmetric_net"]
 
 ARCHITECTURES = ("linear", "paper")
@@ -135,17 +137,14 @@ class LinearSymmetricNet(_MeasurementNet):
     def __init__(self, measurement_shape, channels: int = 16, kernel_size: int = 7, padding: str = "circular",
                  scale: float = 1.0, init_noise: float = 1e-2, edge: int = 0, seed: int = 0, dtype=torch.float32):
         super().__init__(measurement_shape)
-        if int(kernel_size) != kernel_size or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size: expected an odd positive int, got {kernel_size!r}")
-        if int(channels) != channels or channels < 1:
-            raise ValueError(f"channels: expected a positive int, got {channels!r}")
-        if padding not in PADDINGS:
-            raise ValueError(f"padding: expected one of {PADDINGS}, got {padding!r}")
-        if not (math.isfinite(scale) and scale > 0):
-            raise ValueError(f"scale: expected a finite number > 0, got {scale!r}")
-        if int(edge) != edge or edge < 0:
-            raise ValueError(f"edge: expected an int >= 0, got {edge!r}")
-        self.channels, self.kernel_size, self.padding, self.edge = int(channels), int(kernel_size), padding, int(edge)
+        kernel_size = positive_int(kernel_size, "kernel_size")
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size: expected an odd positive int, got {kernel_size}")
+        self.channels, self.kernel_size = positive_int(channels, "channels"), kernel_size
+        self.padding = choice(padding, "padding", PADDINGS)
+        scale = real_number(scale, "scale", positive=True)
+        init_noise = real_number(init_noise, "init_noise")
+        self.edge = count(edge, "edge")
         k, c = self.kernel_size, self.in_channels
         gen = torch.Generator().manual_seed(int(seed))
         raw = torch.randn((self.channels, c, k, k), generator=gen, dtype=torch.float64) * init_noise
@@ -273,12 +272,9 @@ class PaperSymmetricNet(_MeasurementNet):
     def __init__(self, measurement_shape, channels=(32, 64), kernel_size: int = 4, scale: float = 1.0,
                  seed: int = 0, dtype=torch.float32):
         super().__init__(measurement_shape)
-        c1, c2 = (int(c) for c in channels)
-        k = int(kernel_size)
-        if k < 1 or c1 < 1 or c2 < 1:
-            raise ValueError(f"expected positive channels and kernel_size, got {channels!r}, {kernel_size!r}")
-        if not (math.isfinite(scale) and scale > 0):
-            raise ValueError(f"scale: expected a finite number > 0, got {scale!r}")
+        c1, c2 = int_tuple(channels, "channels", length=2, minimum=1)
+        k = positive_int(kernel_size, "kernel_size")
+        scale = real_number(scale, "scale", positive=True)
         self.channels, self.kernel_size = (c1, c2), k
         gen = torch.Generator().manual_seed(int(seed))
         c0 = self.in_channels
@@ -291,6 +287,8 @@ class PaperSymmetricNet(_MeasurementNet):
         # weights, so gain = (scale / ||C_raw e|| * ||e||)^(1/4) starts C at about scale * ||e|| on a noise probe
         # and keeps the trained raw values O(1) whatever the operator's scale.
         self.register_buffer("gain", torch.tensor(1.0, dtype=dtype))
+        if self.raw0.is_meta:  # built only to read the parameter shapes (ppsolve.modelfile checks)
+            return
         probe = torch.randn((2, c0, 16, 16), generator=gen, dtype=torch.float64).to(dtype)
         with torch.no_grad():
             response = float(self._forward4d(probe).norm() / probe.norm())

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._validate import int_tuple, positive_int
 from ._layout import image_batch, noise_level_map
 
 __all__ = ["SigmaUNet"]
@@ -63,12 +64,9 @@ class SigmaUNet(nn.Module):
 
     def __init__(self, channels: int = 1, widths=(32, 64, 128), blocks: int = 1):
         super().__init__()
-        widths = tuple(int(w) for w in widths)
-        if not widths or any(w < 1 for w in widths):
-            raise ValueError(f"SigmaUNet: widths must be positive ints, got {widths}")
-        if isinstance(blocks, bool) or int(blocks) != blocks or blocks < 1:
-            raise ValueError(f"SigmaUNet: blocks must be an int >= 1, got {blocks!r}")
-        self.channels, self.widths, self.blocks = int(channels), widths, int(blocks)
+        widths = int_tuple(widths, "SigmaUNet widths", minimum=1)
+        self.channels = positive_int(channels, "SigmaUNet channels")
+        self.widths, self.blocks = widths, positive_int(blocks, "SigmaUNet blocks")
         self.head = nn.Conv2d(self.channels + 1, widths[0], 3, padding=1, bias=False)
         nn.init.kaiming_normal_(self.head.weight, nonlinearity="linear")
         self.down_blocks = nn.ModuleList(_blocks(w, self.blocks) for w in widths[:-1])

@@ -3,23 +3,23 @@ r"""The model zoo: pretrained priors (and learned inverses) shipped with the pac
 .. code-block:: python
 
     import ppsolve.zoo
-    ppsolve.zoo.list()                  # ['mnist-dae']
+    ppsolve.zoo.list()                  # ['mnist-dae', 'natural-gray', 'cub-sr4-cpsdae']
     ppsolve.zoo.info("mnist-dae")       # metadata: data, training command, ADMM settings, operator, tau
     prox = ppsolve.zoo.load("mnist-dae")
     prox.metadata["admm"]               # {'beta': ..., 'iterations': ..., 'inverse': 'fourier', ...}
 
 or in one call ``ppsolve.restore(y, A, prior="mnist-dae")`` (``ppsolve.restore``).
 
-A model is one entry of ``REGISTRY`` plus its weights file in this folder (a ppsolve checkpoint, written by
-the training command the entry names, with the trainer's ``.json`` summary beside it). Adding one, e.g.
-``"natural-gray"`` or ``"cub-sr4-cpsdae"``, means adding both; nothing else changes. An entry holds:
+A model is one entry of ``REGISTRY`` plus its weights file in this folder (a model file written by the
+training command the entry names, with the trainer's ``.json`` summary beside it). Adding one means adding
+both; nothing else changes. An entry holds:
 
 ``kind``
-    ``"prox"``: a proximal operator, built by ``class`` (``"module:Class"``, a ``ppsolve.prox`` class with
-    ``from_checkpoint``); ``"inverse"``: a ``LearnedInverse``, which is tied to its operator, so
-    ``load(name, A=...)`` needs the operator (same one, or the same at another size with ``allow_resize``).
+    ``"prox"``: a proximal operator, built by ``class`` (a ``ppsolve.prox`` denoiser class, e.g.
+    ``DenoiserProx``, with ``from_file``); ``"inverse"``: a ``LearnedInverse``, which is tied to its operator,
+    so ``load(name, A=...)`` needs the operator (same one, or the same at another size with ``allow_resize``).
 ``weights``
-    the file name in this folder.
+    the model file in this folder (``ppsolve.modelfile``: safetensors, no code path).
 ``image_shape``
     the image shape the model accepts (``None``: any size), checked by ``ppsolve.restore``.
 ``admm``
@@ -33,16 +33,19 @@ the training command the entry names, with the trainer's ``.json`` summary besid
     what the model is meant for and how it was made and scored (see the entries).
 
 ``load`` returns a fresh object each call; its ``.metadata`` is ``info(name)`` with ``"training"`` replaced
-by the metadata stored in the weights file it read.
+by the header of the model file it read. ``load(name, weights=PATH)`` reads a retrained file instead of the
+shipped one (``python -m ppsolve.train NAME`` writes ``results/models/NAME.safetensors``), with the entry's
+settings.
 """
 from __future__ import annotations
 
 import builtins
 import copy
-import importlib
 import json
 from pathlib import Path
 
+from ..inverses.learned import LearnedInverse
+from ..prox.denoiser import CPSDAEProx, DAEProx, DenoiserProx
 from ..staged import sigma_schedule
 
 __all__ = ["REGISTRY", "ZOO_DIR", "info", "list", "load"]
@@ -56,8 +59,8 @@ _MNIST_SR = ("x4 super-resolution of 28 x 28 digits: A = strided_convolution(gau
 REGISTRY: dict[str, dict] = {
     "mnist-dae": {
         "kind": "prox",
-        "class": "ppsolve.prox.learned:DAE",
-        "weights": "mnist-dae.pt",
+        "class": DAEProx,
+        "weights": "mnist-dae.safetensors",
         "summary": "the paper's Table 1 denoising auto-encoder for MNIST digits, an amortised proximal operator",
         "image_shape": [28, 28],
         "data": "MNIST test file (t10k): digits 0-6999 trained on, 7000-7999 validation; 8000-9999 held out "
@@ -116,8 +119,8 @@ _NATURAL = ("grey natural images in [0, 1] (8-bit / 255), periodic operators, y 
 
 REGISTRY["natural-gray"] = {
     "kind": "prox",
-    "class": "ppsolve.prox.learned:DenoiserProx",
-    "weights": "natural-gray.pt",
+    "class": DenoiserProx,
+    "weights": "natural-gray.safetensors",
     "summary": "a noise-conditional grey natural-image denoiser (SigmaUNet: a bias-free U-Net of 3 levels, 32, 64 "
                "and 128 channels, one residual block per level, the noise level as an input), the prior of motion "
                "deblurring and grey super-resolution",
@@ -186,8 +189,8 @@ REGISTRY["natural-gray"]["admm"] = REGISTRY["natural-gray"]["tasks"]["deblur"]
 
 REGISTRY["cub-sr4-cpsdae"] = {
     "kind": "prox",
-    "class": "ppsolve.prox.learned:CPSDAE",
-    "weights": "cub-sr4-cpsdae.pt",
+    "class": CPSDAEProx,
+    "weights": "cub-sr4-cpsdae.safetensors",
     "summary": "the paper's Table 2 cPSDAE (residual output) for 4x super-resolution of colour bird images: "
                "G(v, y) conditioned on the low-resolution measurement",
     "image_shape": None,
@@ -247,37 +250,35 @@ def info(name: str) -> dict:
     """A copy of ``name``'s registry entry with ``name``, ``weights`` (the file's path) and ``training`` (the
     trainer's JSON summary beside the weights, or None when absent). ``ValueError`` for an unknown name."""
     entry = copy.deepcopy(_entry(name))
+    if "class" in entry:  # shown by name; load() uses the class itself
+        entry["class"] = f"ppsolve.prox.{entry['class'].__name__}"
     weights = _weights(name)
     summary = weights.with_suffix(".json")
     training = json.loads(summary.read_text()) if summary.is_file() else None
     return {"name": name, **entry, "weights": str(weights), "training": training}
 
 
-def _import(spec: str):
-    module, _, attr = spec.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def load(name: str, *, device=None, A=None, allow_resize: bool = False):
+def load(name: str, *, device=None, A=None, allow_resize: bool = False, weights=None):
     """The ready object for ``name`` with ``.metadata`` (see the module docstring).
 
-    ``kind="prox"``: a proximal operator (e.g. ``ppsolve.prox.DAE`` for ``"mnist-dae"``) on ``device``
+    ``kind="prox"``: a proximal operator (e.g. ``ppsolve.prox.DAEProx`` for ``"mnist-dae"``) on ``device``
     (default CPU). ``kind="inverse"``: a ``LearnedInverse`` for the operator ``A`` (required) at the entry's
-    ``beta``; ``allow_resize`` as in ``LearnedInverse.load``. ``ValueError`` for an unknown name;
+    ``beta``; ``allow_resize`` as in ``LearnedInverse.load``. ``weights``: a model file to read instead of
+    the shipped one (a retrained network of the same recipe). ``ValueError`` for an unknown name;
     ``FileNotFoundError`` naming the training command when the weights file is missing.
     """
     entry = _entry(name)
-    path = _weights(name)
+    path = _weights(name) if weights is None else Path(weights)
     if not path.is_file():
         raise FileNotFoundError(f"ppsolve.zoo: the weights of {name!r} are missing ({path}); train them with: "
                                 f"{entry['training_command']}")
     metadata = info(name)
+    if weights is not None:
+        metadata["weights"], metadata["training"] = str(path), None
     if entry["kind"] == "prox":
-        obj = _import(entry["class"]).from_checkpoint(path, device=device, **entry.get("prox_options", {}))
+        obj = entry["class"].from_file(path, device=device, **entry.get("prox_options", {}))
         metadata["training"] = obj.metadata
     elif entry["kind"] == "inverse":
-        from ..inverses.learned import LearnedInverse
-
         if A is None:
             raise ValueError(f"ppsolve.zoo.load({name!r}): a learned inverse is tied to its operator; pass A=")
         obj = LearnedInverse.load(path, A, entry["admm"]["beta"], allow_resize=allow_resize)

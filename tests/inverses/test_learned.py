@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from ppsolve import modelfile
 from ppsolve.inverses import ConjugateGradient, FourierInverse, make_inverse
 from ppsolve.inverses.learned import LearnedInverse
 from ppsolve.nn.symmetric import LinearSymmetricNet, PaperSymmetricNet
@@ -207,24 +208,24 @@ def test_paper_architecture_cannot_precondition(op):
 # -- save / load -------------------------------------------------------------------------------------------------------
 
 def test_save_load_round_trip(op, trained, tmp_path):
-    path = tmp_path / "inv.pt"
+    path = tmp_path / "inv.safetensors"
     trained.save(path)
     loaded = LearnedInverse.load(path, A=op, beta=BETA)
     b = np.random.default_rng(3).standard_normal((2,) + op.in_shape)
     assert np.array_equal(loaded.solve(b), trained.solve(b))
     assert loaded.training["steps"] == 60 and loaded.training["log"] == trained.training["log"]
     assert loaded.options == trained.options and loaded.architecture == "linear"
-    meta = torch.load(path, weights_only=True)["metadata"]
+    meta = modelfile.read_header(path, "learned-inverse")
     assert meta["fingerprint"] == op.fingerprint() and meta["beta"] == BETA
     assert meta["operator"] == repr(op) and meta["in_shape"] == [16, 16] and meta["out_shape"] == [8, 8]
-    assert meta["torch_version"] == str(torch.__version__) and len(meta["weights_sha256"]) == 64
-    assert "resume" not in torch.load(path, weights_only=True)["state"]
+    assert meta["torch_version"] == str(torch.__version__) and len(meta["sha256"]) == 64
+    assert "resume" not in meta and set(meta["tensors"]) == {"network.raw", "network.gain", "impulse"}
     assert LearnedInverse.load(path, A=op).beta == BETA  # beta=None: the recorded one
     assert make_inverse(op, BETA, loaded) is loaded
 
 
 def test_load_refuses_other_operator_or_beta(op, trained, tmp_path):
-    path = tmp_path / "inv.pt"
+    path = tmp_path / "inv.safetensors"
     trained.save(path)
     other = strided_convolution(gaussian_kernel(5, 1.5), (16, 16), 2)
     with pytest.raises(ValueError, match="trained for operator .*fingerprint .*given"):
@@ -242,7 +243,7 @@ def test_load_resized(tmp_path):
     small = strided_convolution(gaussian_kernel(5, 1.0), (32, 32), 2)
     big = strided_convolution(gaussian_kernel(5, 1.0), (64, 64), 2)
     inv = LearnedInverse.train(small, BETA, steps=200, progress=False)
-    path = tmp_path / "small.pt"
+    path = tmp_path / "small.safetensors"
     inv.save(path)
     with pytest.raises(ValueError, match="the same operator at another image size: pass allow_resize=True"):
         LearnedInverse.load(path, A=big, beta=BETA)
@@ -261,7 +262,7 @@ def test_load_resized(tmp_path):
 
 
 def test_load_refuses_resize_when_footprint_is_wider_than_trained_grid(op, trained, tmp_path):
-    path = tmp_path / "inv.pt"
+    path = tmp_path / "inv.safetensors"
     trained.save(path)  # trained on an 8 x 8 grid, C's footprint is 13 x 13: only its folded version is known
     bigger = strided_convolution(gaussian_kernel(5, 1.0), (32, 32), 2)
     with pytest.raises(ValueError, match="footprint .* wider than"):
@@ -269,7 +270,7 @@ def test_load_refuses_resize_when_footprint_is_wider_than_trained_grid(op, train
 
 
 def test_corrupted_and_truncated_files(op, trained, tmp_path):
-    path = tmp_path / "inv.pt"
+    path = tmp_path / "inv.safetensors"
     trained.save(path)
     data = path.read_bytes()
     cases = {"truncated": data[: len(data) // 2], "empty": b"", "garbage": b"not a torch file" * 10}
@@ -281,12 +282,12 @@ def test_corrupted_and_truncated_files(op, trained, tmp_path):
     flipped[at + 8] ^= 0xFF
     cases["flipped"] = bytes(flipped)
     for name, content in cases.items():
-        bad = tmp_path / f"{name}.pt"
+        bad = tmp_path / f"{name}.safetensors"
         bad.write_bytes(content)
         with pytest.raises(ValueError, match="corrupted or truncated"):
             LearnedInverse.load(bad, A=op, beta=BETA)
     with pytest.raises(FileNotFoundError):
-        LearnedInverse.load(tmp_path / "missing.pt", A=op, beta=BETA)
+        LearnedInverse.load(tmp_path / "missing.safetensors", A=op, beta=BETA)
 
 
 # -- resumable training --------------------------------------------------------------------------------------------------
@@ -295,7 +296,7 @@ def test_resume_equals_uninterrupted(op, tmp_path):
     kwargs = {"steps": 40, "progress": False, "seed": 5, "checkpoint_every": 7}
     reference = LearnedInverse.train(op, BETA, **kwargs)
 
-    path = tmp_path / "ckpt.pt"
+    path = tmp_path / "ckpt.safetensors"
 
     def stop_at_23(step, loss):
         if step == 23:
@@ -303,8 +304,7 @@ def test_resume_equals_uninterrupted(op, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         LearnedInverse.train(op, BETA, checkpoint=path, callback=stop_at_23, **kwargs)
-    resume = torch.load(path, weights_only=True)["state"]["resume"]
-    assert resume["step"] == 24  # saved at the step boundary where it was interrupted
+    assert modelfile.read_header(path)["resume"]["step"] == 24  # saved at the step boundary where it was interrupted
 
     # a second interruption between checkpoints: the state saved at the boundary is used
     def stop_at_30(step, loss):
@@ -330,7 +330,7 @@ def test_ctrl_c_saves_at_a_step_boundary(op, tmp_path):
     import os
     import signal
 
-    path = tmp_path / "ckpt.pt"
+    path = tmp_path / "ckpt.safetensors"
 
     def ctrl_c_at_10(step, loss):
         if step == 10:
@@ -338,7 +338,7 @@ def test_ctrl_c_saves_at_a_step_boundary(op, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         LearnedInverse.train(op, BETA, steps=20, progress=False, checkpoint=path, callback=ctrl_c_at_10)
-    assert torch.load(path, weights_only=True)["state"]["resume"]["step"] == 11
+    assert modelfile.read_header(path)["resume"]["step"] == 11
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     resumed = LearnedInverse.train(op, BETA, steps=20, progress=False, checkpoint=path)
     reference = LearnedInverse.train(op, BETA, steps=20, progress=False)
@@ -346,7 +346,7 @@ def test_ctrl_c_saves_at_a_step_boundary(op, tmp_path):
 
 
 def test_resume_refuses_other_settings(op, tmp_path):
-    path = tmp_path / "ckpt.pt"
+    path = tmp_path / "ckpt.safetensors"
     LearnedInverse.train(op, BETA, steps=4, progress=False, checkpoint=path)
     with pytest.raises(ValueError, match="cannot resume.*settings"):
         LearnedInverse.train(op, BETA, steps=4, lr=1e-3, progress=False, checkpoint=path)
@@ -411,17 +411,15 @@ def test_direct_form_is_c_b_and_beats_woodbury_on_a_motion_blur():
 def test_direct_form_round_trip_and_form_mismatch(tmp_path):
     blur = Convolution(gaussian_kernel(5, 1.0), (16, 16))
     inv = LearnedInverse.train(blur, BETA, steps=5, progress=False)
-    path = tmp_path / "direct.pt"
+    path = tmp_path / "direct.safetensors"
     inv.save(path)
     back = LearnedInverse.load(path, blur, BETA)
     assert back.form == "direct"
     b = np.random.default_rng(0).standard_normal((16, 16))
     assert np.allclose(back.solve(b), inv.solve(b), atol=1e-12)
-    # a checkpoint written before the direct form existed has no "form": it is Woodbury
-    from ppsolve.inverses.learned import _read
+    from ppsolve.inverses.learned_file import check_operator
 
-    meta = _read(path)[0]
+    meta = modelfile.read_header(path)
     with pytest.raises(ValueError, match="trained for form 'direct', requested 'woodbury'"):
-        LearnedInverse(blur, BETA, form="woodbury")._check_compatible(meta, path, allow_resize=False)
-    del meta["form"]
-    LearnedInverse(blur, BETA, form="woodbury")._check_compatible(meta, path, allow_resize=False)
+        check_operator(meta, path, blur, blur.fingerprint(), BETA, "woodbury", False, lambda: None)
+    check_operator(meta, path, blur, blur.fingerprint(), BETA, "direct", False, lambda: None)

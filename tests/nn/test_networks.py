@@ -395,13 +395,14 @@ def test_config_of_non_default_cpsdae_and_discriminator():
 def test_trainer_records_config_and_load_denoiser_rebuilds_without_factory(tmp_path):
     """The trainer records ``model.config``; ``load_denoiser`` rebuilds the recorded class from it."""
     from ppsolve.operators import box_kernel, strided_convolution
-    from ppsolve.train import load_denoiser, train_denoiser
+    from ppsolve.nn.registry import load_denoiser
+    from ppsolve.train import train_denoiser
 
     torch.manual_seed(0)
     net = CPSDAE(2, channels=1, y_channels=1, encoder=(4,), decoder=(4,), kernel_size=3, batch_norm=False)
     A = strided_convolution(box_kernel(2), (8, 8), 2)
     images = torch.rand(4, 8, 8).numpy()
-    path = tmp_path / "cpsdae.pt"
+    path = tmp_path / "cpsdae.safetensors"
     meta = train_denoiser(net, images, operator=A, conditional=True, epochs=1, batch_size=4, checkpoint=path,
                           progress=False, log=None)
     assert meta["model"]["config"] == net.config

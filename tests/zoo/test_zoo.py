@@ -14,7 +14,7 @@ from ppsolve.experiments.mnist import mean_psnr, measure, mnist_sr_operator
 from ppsolve.interpolation import bicubic_upsample
 from ppsolve.inverses import FourierInverse
 from ppsolve.operators import gaussian_kernel, strided_convolution
-from ppsolve.prox.learned import DAE
+from ppsolve.prox import DAEProx
 from ppsolve.restore import restore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def test_unknown_name_lists_the_available_ones(call):
 
 def test_load_gives_a_ready_prox_with_metadata():
     prox = zoo.load("mnist-dae")
-    assert isinstance(prox, DAE) and not prox.model.training
+    assert isinstance(prox, DAEProx) and not prox.model.training
     meta = prox.metadata
     assert meta["admm"] == zoo.info("mnist-dae")["admm"]
     assert meta["training"]["model"]["class"] == "DAE" and meta["training"]["kind"] == "denoiser"
@@ -82,7 +82,7 @@ def test_weights_are_package_data():
 
 
 def test_missing_weights_name_the_training_command(monkeypatch, tmp_path):
-    entry = dict(zoo.REGISTRY["mnist-dae"], weights=str(tmp_path / "absent.pt"))
+    entry = dict(zoo.REGISTRY["mnist-dae"], weights=str(tmp_path / "absent.safetensors"))
     monkeypatch.setitem(zoo.REGISTRY, "mnist-dae", entry)
     with pytest.raises(FileNotFoundError, match="python -m ppsolve.train mnist-dae"):
         zoo.load("mnist-dae")
@@ -93,7 +93,7 @@ def test_a_learned_inverse_entry(monkeypatch, tmp_path):
     from ppsolve.inverses.learned import LearnedInverse
 
     A = strided_convolution(gaussian_kernel(3, 1.0), (16, 16), 4)
-    path = tmp_path / "inverse.pt"
+    path = tmp_path / "inverse.safetensors"
     LearnedInverse.train(A, 0.1, steps=3, progress=False).save(path)
     entry = {"kind": "inverse", "weights": str(path), "training_command": "(test)", "image_shape": None,
              "admm": {"beta": 0.1}}

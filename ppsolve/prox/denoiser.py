@@ -1,31 +1,22 @@
-r"""Learned and plug-and-play proximal operators: a denoiser in the place of ``prox_{tau R}``.
-
-ADMM (``ppsolve.admm``) calls ``prox(v, tau, y=y)`` with ``tau = lam / (2 beta)`` and expects
-``argmin_x 1/2 ||x - v||^2 + tau R(x; y)``. Here that map is a denoiser:
+r"""Torch denoisers as ADMM's proximal operator: a network ``x = G(v)`` (or ``G(v, y)``) in place of ``prox_{tau R}``.
 
 ``DenoiserProx(model)``
-    A torch network ``x = G(v)`` trained to remove noise from ``v`` (``ppsolve.train.train_denoiser``).
-    **What happens to tau**: by default it is ignored. A denoising auto-encoder trained on a *range* of
-    noise levels is one fixed map, the paper's amortised proximal operator ``F^{-1}(v)`` (section 3.1, with
-    the weight of ``R`` absorbed into ``R``); ``lam`` and ``beta`` then act only through ADMM's z- and
-    u-updates. For a noise-conditional network ``G(v, sigma)``, ``sigma_of_tau`` maps ``tau`` to its noise
-    input (typically ``sqrt(tau)``, see ``PlugAndPlay``); it is only accepted when the model's ``forward``
+    A torch network trained to remove noise from ``v`` (``ppsolve.train``). **What happens to tau**: by
+    default it is ignored. A denoising auto-encoder trained on a *range* of noise levels is one fixed map,
+    the paper's amortised proximal operator ``F^{-1}(v)`` (section 3.1, with the weight of ``R`` absorbed
+    into ``R``); ``lam`` and ``beta`` then act only through ADMM's z- and u-updates. For a noise-conditional
+    network ``G(v, sigma)``, ``sigma_of_tau`` maps ``tau`` to its noise input (typically ``sqrt(tau)``, the
+    plug-and-play rule of ``ppsolve.prox.plug_and_play``); it is only accepted when the model's ``forward``
     takes that extra argument.
-``DAE(model)``
+``DAEProx(model)``
     ``DenoiserProx`` for the MNIST DAE (Table 1): ``v`` of shape ``(*batch, 28, 28)``.
-``CPSDAE(model)``
+``CPSDAEProx(model)``
     The conditional proximal operator ``G(v, y)`` (cPSDAE, Tables 2-3): it needs the measurement ``y`` that
     ADMM passes, at the low resolution ``(H/r, W/r)`` with ``y_channels`` channels, and refuses anything
     else with a message saying what it expected.
-``PlugAndPlay(denoiser)``
-    Any denoiser ``f(v, sigma) -> x`` (BM3D, a TV denoiser, a noise-conditional network) with
-    ``sigma = sigma_of_tau(tau)``, by default ``sqrt(tau)``. Why: if ``R = -log p`` for a prior ``p`` and
-    ``v = x + n`` with ``n ~ N(0, sigma^2 I)``, the MAP estimate is
-    ``argmax p(x | v) = argmin_x 1/(2 sigma^2) ||x - v||^2 + R(x) = argmin_x 1/2 ||x - v||^2 + sigma^2 R(x)``,
-    which is ``prox_{tau R}(v)`` exactly when ``sigma^2 = tau``. So ADMM's x-step at ``tau = lam / (2 beta)``
-    is a Gaussian denoising at noise level ``sigma = sqrt(lam / (2 beta))`` (for a TV denoiser that
-    solves ``argmin 1/2 ||x - v||^2 + sigma^2 TV(x)`` it is exactly ``prox_{tau TV}``). Denoisers whose prior
-    is implicit (BM3D, networks) follow the same rule up to a scale, which ``sigma_of_tau`` can carry.
+
+``from_file(path)`` builds any of them from a denoiser model file (``ppsolve.nn.registry.load_denoiser``:
+only registered architectures with checked configs; nothing the file names is called).
 
 Arrays: NumPy in gives NumPy out in the input's dtype (float64 stays float64: the network computes in its own
 precision, usually float32, and the result is converted back); a torch tensor gives a tensor of the same
@@ -36,23 +27,17 @@ dtype and device. Leading dimensions are a batch. Networks run under ``torch.no_
 from __future__ import annotations
 
 import inspect
-import math
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .._array import check_array, is_numpy, is_torch, namespace, to_numpy
+from .._array import as_like, check_array, is_torch, to_numpy
+from .._validate import interval, positive_int
+from ..nn.registry import load_denoiser
 from .basic import Proximal
+from .plug_and_play import sqrt_tau
 
-__all__ = ["CPSDAE", "DAE", "DenoiserProx", "PlugAndPlay", "bm3d_denoiser", "sqrt_tau", "tv_denoiser"]
-
-ZOO = Path(__file__).resolve().parent.parent / "zoo"
-
-
-def sqrt_tau(tau: float) -> float:
-    """The plug-and-play noise level ``sigma = sqrt(tau)`` (see the module docstring)."""
-    return math.sqrt(tau)
+__all__ = ["CPSDAEProx", "DAEProx", "DenoiserProx"]
 
 
 def _forward_arity(model) -> int:
@@ -73,17 +58,6 @@ def _model_device_dtype(model, device):
     if device is None:
         device = param.device if param is not None else torch.device("cpu")
     return torch.device(device), dtype
-
-
-def _like(out, like):
-    """``out`` (a tensor or an array) as an array of ``like``'s kind, dtype and device."""
-    if is_torch(like):
-        return torch.as_tensor(out).to(device=like.device, dtype=like.dtype)
-    if is_torch(out):
-        out = out.detach().cpu().numpy()
-    if is_numpy(like):
-        return np.asarray(out).astype(like.dtype, copy=False)
-    return namespace(like).asarray(out, dtype=like.dtype)  # CuPy
 
 
 class _EvalMode:
@@ -124,9 +98,7 @@ class DenoiserProx(Proximal):
     _conditions = 0
 
     def __init__(self, model, sigma_of_tau=None, clip=None, device=None, ensemble: int = 1):
-        if ensemble not in (1, 2, 4, 8):
-            raise ValueError(f"{type(self).__name__}: ensemble must be 1, 2, 4 or 8, got {ensemble!r}")
-        self.ensemble = int(ensemble)
+        self.ensemble = ensemble
         if not callable(model):
             raise TypeError(f"{type(self).__name__}: model must be a torch.nn.Module or callable, "
                             f"got {type(model).__name__}")
@@ -141,13 +113,7 @@ class DenoiserProx(Proximal):
                     "(a model trained on a noise range ignores tau: leave sigma_of_tau=None)"
                 )
         if clip is not None:
-            try:
-                low, high = (float(c) for c in clip)
-            except (TypeError, ValueError):
-                raise TypeError(f"{type(self).__name__}: clip must be (low, high) or None, got {clip!r}") from None
-            if low > high:
-                raise ValueError(f"{type(self).__name__}: clip low {low} > high {high}")
-            clip = (low, high)
+            clip = interval(clip, f"{type(self).__name__} clip")
         self.model = model
         self.sigma_of_tau = sigma_of_tau
         self.clip = clip
@@ -162,9 +128,20 @@ class DenoiserProx(Proximal):
             return a.detach().to(device=self.device, dtype=self.dtype)
         return torch.as_tensor(np.ascontiguousarray(to_numpy(a)), device=self.device).to(self.dtype)
 
+    @property
+    def ensemble(self) -> int:
+        """How many of the 8 flips / quarter turns the model is averaged over (1, 2, 4 or 8)."""
+        return self._ensemble
+
+    @ensemble.setter
+    def ensemble(self, value):
+        if isinstance(value, bool) or value not in (1, 2, 4, 8):
+            raise ValueError(f"{type(self).__name__}: ensemble must be 1, 2, 4 or 8, got {value!r}")
+        self._ensemble = int(value)
+
     @staticmethod
     def _from_model(out: torch.Tensor, like):
-        return _like(out, like)
+        return as_like(out, like)
 
     # -- the map -------------------------------------------------------------------------------------------
     def _prepare(self, v: torch.Tensor, y):
@@ -242,13 +219,12 @@ class DenoiserProx(Proximal):
 
     # -- loading -------------------------------------------------------------------------------------------
     @classmethod
-    def from_checkpoint(cls, path, model_factory=None, device=None, **kwargs):
-        """Build the proximal operator from a checkpoint written by ``ppsolve.train`` (``load_denoiser``);
-        ``kwargs`` go to the constructor. The checkpoint's metadata is kept as ``.metadata``. A network trained
-        with its noise level as an input (``noise_level_input``) gets ``sigma_of_tau=sqrt_tau`` unless given."""
-        from ..train import load_denoiser
-
-        model, metadata = load_denoiser(path, model_factory, device=device)
+    def from_file(cls, path, model_factory=None, device=None, **kwargs):
+        """Build the proximal operator from a denoiser model file written by ``ppsolve.train``
+        (``ppsolve.nn.registry.load_denoiser``; ``model_factory`` only for networks of your own class);
+        ``kwargs`` go to the constructor. The file's header is kept as ``.metadata``. A network trained with
+        its noise level as an input (``noise_level_input``) gets ``sigma_of_tau=sqrt_tau`` unless given."""
+        model, metadata = load_denoiser(path, device=device, model_factory=model_factory)
         if (metadata.get("hyper") or {}).get("noise_level_input"):
             kwargs.setdefault("sigma_of_tau", sqrt_tau)
         prox = cls(model, device=device, **kwargs)
@@ -256,12 +232,11 @@ class DenoiserProx(Proximal):
         return prox
 
 
-class DAE(DenoiserProx):
+class DAEProx(DenoiserProx):
     """The MNIST denoising auto-encoder (Table 1) as a proximal operator: ``v`` of shape ``(*batch, 28, 28)``
     (or flattened ``(*batch, 784)``); ``tau`` ignored (see the module docstring).
 
-    ``DAE.pretrained()`` loads ``ppsolve/zoo/mnist-dae.pt`` (trained by
-    ``python -m ppsolve.train mnist-dae``)."""
+    The trained one is the zoo's ``"mnist-dae"`` (``ppsolve.zoo.load("mnist-dae")``)."""
 
     name = "dae"
     SIZE = 28
@@ -275,16 +250,8 @@ class DAE(DenoiserProx):
         shape = v.shape
         return (v.reshape(-1, n, n),), (lambda out: out.reshape(shape))
 
-    @classmethod
-    def pretrained(cls, path=None, device=None, **kwargs) -> DAE:
-        """The zoo's MNIST DAE (``ppsolve/zoo/mnist-dae.pt`` unless ``path`` is given)."""
-        from ..nn.dae import DAE as DAENet
 
-        path = Path(path) if path is not None else ZOO / "mnist-dae.pt"
-        return cls.from_checkpoint(path, DAENet, device=device, **kwargs)
-
-
-class CPSDAE(DenoiserProx):
+class CPSDAEProx(DenoiserProx):
     """The conditional proximal operator ``x = G(v, y)`` (cPSDAE, section 3.1): called by ADMM as
     ``prox(v, tau, y=y)``; ``tau`` ignored (unless ``sigma_of_tau``, then ``G(v, y, sigma)``).
 
@@ -306,9 +273,7 @@ class CPSDAE(DenoiserProx):
             value = given if given is not None else getattr(model, key, None)
             if value is None:
                 raise ValueError(f"CPSDAE prox: {type(model).__name__} has no attribute {key!r}; pass {key}=")
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"CPSDAE prox: {key} must be a positive int, got {value!r}")
-            values[key] = int(value)
+            values[key] = positive_int(value, f"CPSDAE prox {key}")
         self.factor, self.channels, self.y_channels = values["factor"], values["channels"], values["y_channels"]
 
     def _layout(self, t, channels: int, core_hw, what: str):
@@ -354,107 +319,11 @@ class CPSDAE(DenoiserProx):
         return (v4, y4), (lambda out: out.reshape(shape))
 
     @classmethod
-    def from_checkpoint(cls, path, model_factory=None, device=None, expect_operator=None, **kwargs):
-        """As ``DenoiserProx.from_checkpoint``; with ``expect_operator`` (a ``LinearOperator``) the
-        checkpoint must have been trained with an operator of the same fingerprint."""
-        from ..train import load_denoiser
-
+    def from_file(cls, path, model_factory=None, device=None, expect_operator=None, **kwargs):
+        """As ``DenoiserProx.from_file``; with ``expect_operator`` (a ``LinearOperator``) the model file must
+        have been trained with an operator of the same fingerprint (checked before the network is built)."""
         expect = None if expect_operator is None else {"operator__fingerprint": expect_operator.fingerprint()}
-        model, metadata = load_denoiser(path, model_factory, device=device, expect=expect)
+        model, metadata = load_denoiser(path, expect=expect, device=device, model_factory=model_factory)
         prox = cls(model, device=device, **kwargs)
         prox.metadata = metadata
         return prox
-
-
-class PlugAndPlay(Proximal):
-    """Any Gaussian denoiser ``f(v, sigma) -> x`` as a proximal operator, ``sigma = sigma_of_tau(tau)``
-    (default ``sqrt(tau)``: the MAP correspondence ``sigma^2 = tau`` derived in the module docstring).
-
-    Parameters
-    ----------
-    denoiser : ``f(v, sigma)``; e.g. ``bm3d_denoiser()``, ``tv_denoiser()``, or a noise-conditional network.
-    sigma_of_tau : ``tau -> sigma`` (default ``sqrt_tau``); scale it (``lambda t: c * sqrt(t)``) to tune.
-    image_ndim : None (default): ``f`` gets the whole array, batch included. An int ``k``: ``f`` gets one
-        image of the last ``k`` axes at a time and the leading axes are looped over (for BM3D).
-    numpy : convert ``v`` to a float64 NumPy array for ``f`` (and the result back to ``v``'s kind and dtype).
-    name : shown in reports.
-    """
-
-    def __init__(self, denoiser, sigma_of_tau=sqrt_tau, image_ndim: int | None = None, numpy: bool = False,
-                 name: str | None = None):
-        if not callable(denoiser):
-            raise TypeError(f"PlugAndPlay: denoiser must be a callable f(v, sigma), got {type(denoiser).__name__}")
-        if not callable(sigma_of_tau):
-            raise TypeError("PlugAndPlay: sigma_of_tau must be a callable tau -> sigma")
-        if image_ndim is not None and (isinstance(image_ndim, bool) or int(image_ndim) != image_ndim
-                                       or image_ndim < 1):
-            raise ValueError(f"PlugAndPlay: image_ndim must be a positive int or None, got {image_ndim!r}")
-        self.denoiser = denoiser
-        self.sigma_of_tau = sigma_of_tau
-        self.image_ndim = image_ndim
-        self.numpy = bool(numpy)
-        self.name = name or getattr(denoiser, "__name__", type(denoiser).__name__)
-
-    def _prox(self, v, tau, y):
-        sigma = float(self.sigma_of_tau(tau))
-        if not (math.isfinite(sigma) and sigma >= 0):
-            raise ValueError(f"PlugAndPlay: sigma_of_tau({tau}) = {sigma}; expected a finite number >= 0")
-        a = np.asarray(to_numpy(v), dtype=np.float64) if self.numpy else v
-        if self.image_ndim is None or a.ndim <= self.image_ndim:
-            out = self.denoiser(a, sigma)
-        else:
-            batch = tuple(a.shape[: a.ndim - self.image_ndim])
-            flat = a.reshape((-1,) + tuple(a.shape[a.ndim - self.image_ndim:]))
-            outs = [self.denoiser(flat[i], sigma) for i in range(flat.shape[0])]
-            out = (torch.stack(outs) if is_torch(outs[0]) else np.stack([np.asarray(o) for o in outs]))
-            out = out.reshape(batch + tuple(out.shape[1:]))
-        if tuple(out.shape) != tuple(v.shape):
-            raise ValueError(f"PlugAndPlay: the denoiser mapped shape {tuple(v.shape)} to {tuple(out.shape)}")
-        return _like(out, v)
-
-    def __repr__(self):
-        return f"PlugAndPlay({self.name}, sigma_of_tau={getattr(self.sigma_of_tau, '__name__', '?')})"
-
-
-def bm3d_denoiser(profile: str = "np", stage: str = "all"):
-    """``f(v, sigma)`` running BM3D (the ``bm3d`` package, ``pip install bm3d``; imported on first use) on
-    one grey image ``(H, W)`` or one colour image ``(3, H, W)`` (given to BM3D channel-last), NumPy float64.
-    ``stage``: ``"all"`` (hard thresholding then Wiener) or ``"hard"`` (hard thresholding only, faster).
-    Use with ``PlugAndPlay(bm3d_denoiser(), image_ndim=2, numpy=True)`` for grey images."""
-    try:
-        import bm3d
-    except ImportError:
-        raise ImportError("bm3d_denoiser needs the optional bm3d package: pip install bm3d "
-                          "(or pip install 'ppsolve[bm3d]')") from None
-    stages = {"all": bm3d.BM3DStages.ALL_STAGES, "hard": bm3d.BM3DStages.HARD_THRESHOLDING}
-    if stage not in stages:
-        raise ValueError(f"bm3d_denoiser: stage must be one of {sorted(stages)}, got {stage!r}")
-
-    def denoise(v, sigma):
-        v = np.asarray(v, dtype=np.float64)
-        if sigma == 0:
-            return v.copy()
-        if v.ndim == 3:
-            out = bm3d.bm3d(np.moveaxis(v, 0, -1), sigma_psd=sigma, profile=profile, stage_arg=stages[stage])
-            return np.moveaxis(np.asarray(out), -1, 0)
-        if v.ndim != 2:
-            raise ValueError(f"bm3d_denoiser: expected one image (H, W) or (3, H, W), got shape {v.shape}; "
-                             "use PlugAndPlay(..., image_ndim=2) to loop over a batch")
-        return np.asarray(bm3d.bm3d(v, sigma_psd=sigma, profile=profile, stage_arg=stages[stage])).reshape(v.shape)
-
-    denoise.__name__ = "bm3d"
-    return denoise
-
-
-def tv_denoiser(iters: int = 100, **kwargs):
-    """``f(v, sigma) = argmin_x 1/2 ||x - v||^2 + sigma^2 TV(x)`` (``ppsolve.prox.TV``): the MAP denoiser of
-    the TV prior at noise level ``sigma``, so ``PlugAndPlay(tv_denoiser())`` equals ``TV().prox`` exactly."""
-    from .basic import TV
-
-    tv = TV(iters=iters, **kwargs)
-
-    def denoise(v, sigma):
-        return tv.prox(v, sigma * sigma)
-
-    denoise.__name__ = "tv"
-    return denoise

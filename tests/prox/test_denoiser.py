@@ -1,4 +1,4 @@
-"""ppsolve.prox.learned: denoisers as ADMM proximal operators (stand-in networks, TV and BM3D plug-and-play)."""
+"""ppsolve.prox.denoiser: torch denoisers as ADMM proximal operators (stand-in networks and the real ones)."""
 from __future__ import annotations
 
 import math
@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from ppsolve.prox.basic import TV
-from ppsolve.prox.learned import CPSDAE, DAE, DenoiserProx, PlugAndPlay, bm3d_denoiser, sqrt_tau, tv_denoiser
+from ppsolve import zoo
+from ppsolve.prox import CPSDAEProx, DAEProx, DenoiserProx, sqrt_tau
 
 
 class Affine(nn.Module):
@@ -114,7 +114,7 @@ def test_shape_changing_model_is_refused():
 
 
 def test_dae_prox_shapes():
-    prox = DAE(Affine())
+    prox = DAEProx(Affine())
     v = np.random.default_rng(1).random((3, 2, 28, 28))
     out = prox(v, 0.1)
     assert out.shape == v.shape and out.dtype == np.float64
@@ -129,7 +129,7 @@ def test_dae_prox_with_the_real_network():
 
     torch.manual_seed(0)
     net = DAENet()
-    prox = DAE(net)
+    prox = DAEProx(net)
     v = np.random.default_rng(2).random((2, 28, 28))
     out = prox(v, 0.05)
     assert out.shape == (2, 28, 28) and out.dtype == np.float64
@@ -143,7 +143,7 @@ def test_dae_prox_with_the_real_network():
 
 def test_cpsdae_prox_requires_y_and_checks_its_shape():
     model = Conditional(factor=2, channels=3, y_channels=1)
-    prox = CPSDAE(model)
+    prox = CPSDAEProx(model)
     rng = np.random.default_rng(3)
     v = rng.random((2, 3, 8, 8))
     with pytest.raises(ValueError, match="measurement y is required"):
@@ -169,7 +169,7 @@ def test_cpsdae_prox_requires_y_and_checks_its_shape():
     assert isinstance(outt, torch.Tensor) and outt.dtype == torch.float64
     assert model.calls[-1] == ((2, 3, 8, 8), (2, 1, 4, 4))
     with pytest.raises(ValueError, match="attribute 'factor'"):
-        CPSDAE(Affine())
+        CPSDAEProx(Affine())
 
 
 def test_cpsdae_prox_with_the_real_network():
@@ -177,7 +177,7 @@ def test_cpsdae_prox_with_the_real_network():
 
     torch.manual_seed(0)
     net = CPSDAENet(factor=2, channels=3, y_channels=3, encoder=(8, 4), decoder=(8,))
-    prox = CPSDAE(net)
+    prox = CPSDAEProx(net)
     rng = np.random.default_rng(4)
     v, y = rng.random((2, 3, 8, 8)), rng.random((2, 3, 4, 4))
     out = prox(v, 0.1, y=y)
@@ -189,67 +189,29 @@ def test_cpsdae_prox_with_the_real_network():
         prox(v, 0.1)
 
 
-def _noisy_square(n=32, sigma=0.1, seed=5):
-    x = np.zeros((n, n))
-    x[n // 4: 3 * n // 4, n // 4: 3 * n // 4] = 1.0
-    return x, x + sigma * np.random.default_rng(seed).standard_normal(x.shape)
-
-
-def test_plug_and_play_tv_is_the_tv_prox():
-    """sigma = sqrt(tau) and a TV denoiser at weight sigma^2: exactly prox_{tau TV} (the MAP correspondence)."""
-    x, v = _noisy_square()
-    tau = 0.05
-    pnp = PlugAndPlay(tv_denoiser(iters=50))
-    expected = TV(iters=50).prox(v, tau)
-    np.testing.assert_allclose(pnp(v, tau), expected, rtol=1e-12, atol=1e-12)
-    assert np.linalg.norm(pnp(v, tau) - x) < np.linalg.norm(v - x)
-    # torch in, torch out; a batch looped image by image gives the same
-    batch = np.stack([v, v[::-1]])
-    outt = PlugAndPlay(tv_denoiser(iters=50), image_ndim=2)(torch.tensor(batch), tau)
-    assert isinstance(outt, torch.Tensor) and outt.dtype == torch.float64
-    np.testing.assert_allclose(outt.numpy(), TV(iters=50).prox(batch, tau), rtol=1e-10, atol=1e-12)
-    # float32 kept
-    assert PlugAndPlay(tv_denoiser(iters=5), numpy=True)(v.astype(np.float32), tau).dtype == np.float32
-    seen = []
-    PlugAndPlay(lambda a, s: seen.append(s) or a, sigma_of_tau=lambda t: 3 * math.sqrt(t))(v, 0.04)
-    assert seen == [pytest.approx(0.6)]
-    assert "tv" in repr(pnp) and math.isnan(pnp.value(v))
-
-
-def test_plug_and_play_bm3d():
-    pytest.importorskip("bm3d")
-    x, v = _noisy_square(sigma=0.1)
-    prox = PlugAndPlay(bm3d_denoiser(stage="hard"), image_ndim=2, numpy=True)
-    out = prox(torch.tensor(v[None]), 0.1**2)  # tau = sigma^2
-    assert isinstance(out, torch.Tensor) and out.shape == (1, 32, 32) and out.dtype == torch.float64
-    assert np.linalg.norm(out[0].numpy() - x) < 0.6 * np.linalg.norm(v - x)
-    np.testing.assert_array_equal(prox(v, 0.0), v)  # sigma 0: nothing to remove
-
-
-def test_from_checkpoint_round_trip(tmp_path):
-    from ppsolve.checkpoint import save_checkpoint
+def test_from_file_round_trip_and_own_classes_only_through_a_factory(tmp_path):
+    from ppsolve import modelfile
 
     model = Affine(a=0.25, b=0.5)
-    meta = {"kind": "denoiser", "model": {"class": "Affine", "module": __name__, "config": None}}
-    save_checkpoint(tmp_path / "d.pt", {"metadata": meta, "state": {"model": model.state_dict()}})
-    prox = DenoiserProx.from_checkpoint(tmp_path / "d.pt", Affine)
+    header = {"kind": "denoiser", "model": {"class": "Affine", "config": {}}}
+    modelfile.save(tmp_path / "d.safetensors", header, {f"model.{k}": v for k, v in model.state_dict().items()})
+    prox = DenoiserProx.from_file(tmp_path / "d.safetensors", Affine)  # a class of your own: pass its factory
     np.testing.assert_allclose(prox(np.ones(3), 0.1), 0.75)
     assert prox.metadata["model"]["class"] == "Affine"
-    with pytest.raises(ValueError, match="not part of ppsolve"):
-        DenoiserProx.from_checkpoint(tmp_path / "d.pt")  # never imports classes from outside ppsolve
+    with pytest.raises(ValueError, match="unknown architecture 'Affine'"):
+        DenoiserProx.from_file(tmp_path / "d.safetensors")  # a file never names what gets built
 
 
 def test_zoo_mnist_dae():
     """The shipped DAE (python -m ppsolve.train mnist-dae): trained on digits 0-6999 only, and a denoiser."""
     from ppsolve.data import load_mnist_sample
-    from ppsolve.prox.learned import ZOO
 
-    if not (ZOO / "mnist-dae.pt").is_file():
-        pytest.skip("ppsolve/zoo/mnist-dae.pt not built (python -m ppsolve.train mnist-dae)")
-    prox = DAE.pretrained()
-    split = prox.metadata["extra"]["split"]
+    prox = zoo.load("mnist-dae")
+    assert isinstance(prox, DAEProx)
+    meta = prox.metadata["training"]
+    split = meta["extra"]["split"]
     assert split["train"] == [0, 7000] and split["val"] == [7000, 8000] and split["held_out"] == [8000, 10000]
-    assert prox.metadata["progress"]["complete"] and prox.metadata["figures"]["val_psnr"][-1] > 20
+    assert meta["progress"]["complete"] and meta["figures"]["val_psnr"][-1] > 20
     x = load_mnist_sample()[:8].astype(np.float64)  # digits 0-7: training digits, a smoke test only
     v = x + 0.2 * np.random.default_rng(0).standard_normal(x.shape)
     out = prox(v, 0.1)

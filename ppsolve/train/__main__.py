@@ -1,0 +1,6 @@
+"""``python -m ppsolve.train``: see ``ppsolve.train.cli``."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
