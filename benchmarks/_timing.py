@@ -1,11 +1,17 @@
 """Shared benchmark set-up: equal thread counts for every library, and a robust timer.
 
 Import this module FIRST in a benchmark: it sets the thread environment before NumPy, SciPy or torch
-start their pools (mixed pools that spin against each other make timings 30-50x off).
+start their pools (mixed pools that spin against each other make timings 30-50x off). The count is the
+package's one knob, ``PPSOLVE_THREADS`` (default 1; see ``ppsolve.threads``), given to every library.
 """
 import os
 
-THREADS = int(os.environ.get("PPSOLVE_BENCH_THREADS", "1"))
+_value = os.environ.get("PPSOLVE_THREADS", "").strip() or "1"
+if _value.lower() == "auto":
+    raise SystemExit("benchmarks: PPSOLVE_THREADS=auto gives every library its own default; set a number so that "
+                     "all of them are timed with the same thread count")
+THREADS = int(_value)
+os.environ["PPSOLVE_THREADS"] = str(THREADS)
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[var] = str(THREADS)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -6,7 +6,7 @@ ADMM (soft threshold) on the synthetic Laplace problem with every inverse of ``p
 inner loops with the fewest steps that keep F within 1e-6 of the exact run (searched up to 256 x 256,
 reused above), dense Cholesky at 64 x 64, the Fourier closed form, the learned inverses (trained once at
 64 x 64 from noise, shipped or cached in results/checkpoints, reused at larger sizes) and learned-
-preconditioned CG. All libraries share one thread count (``PPSOLVE_BENCH_THREADS``, default 1). Writes
+preconditioned CG. All libraries share one thread count (``PPSOLVE_THREADS``, default 1). Writes
 results/compare_inverses/{compare.json, compare.md, *.png} and prints the tables and the time ratios.
 """
 import argparse

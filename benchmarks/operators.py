@@ -2,7 +2,7 @@
 
     python benchmarks/operators.py [--sizes 256 1024] [--batches 1 8]
 
-Everything runs in float64 with the same thread count (``PPSOLVE_BENCH_THREADS``, default 1) in one
+Everything runs in float64 with the same thread count (``PPSOLVE_THREADS``, default 1) in one
 process; the ratio column is ppsolve time / reference time (target <= 1.3).
 """
 import argparse

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import array_api_compat
 import numpy as np
+import torch
 
 __all__ = ["Constant", "check_array", "is_numpy", "is_torch", "namespace", "to_numpy"]
 
@@ -66,14 +67,12 @@ def as_like(out, like):
     """``out`` (a NumPy array or a torch tensor, e.g. a network's or a host library's result) as an array of
     ``like``'s kind, dtype and device: a NumPy array for NumPy, a tensor for torch, a CuPy array for CuPy."""
     if is_torch(like):
-        import torch
-
         return torch.as_tensor(out).to(device=like.device, dtype=like.dtype)
     if is_torch(out):
         out = out.detach().cpu().numpy()
     if is_numpy(like):
         return np.asarray(out).astype(like.dtype, copy=False)
-    return namespace(like).asarray(out, dtype=like.dtype)  # CuPy
+    return namespace(like).asarray(out, dtype=like.dtype, device=array_api_compat.device(like))  # CuPy
 
 
 def _complex_dtype_of(x):
@@ -100,8 +99,6 @@ class Constant:
         if out is None:
             dtype = _complex_dtype_of(x) if np.iscomplexobj(self.value) else x.dtype
             if is_torch(x):
-                import torch
-
                 with torch.inference_mode(False):  # a cached constant must stay usable by autograd later
                     out = torch.as_tensor(self.value, device=dev).to(dtype)
             else:

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field, fields
 
 import array_api_compat
+import torch
 
 from ._array import check_array, is_torch, namespace
 from ._validate import batch_shape, positive_int, real_number
@@ -52,8 +53,6 @@ def _sync(a) -> None:
     """Wait for queued GPU work on ``a``'s device, so that wall times are attributed to the right step."""
     if is_torch(a):
         if a.is_cuda:
-            import torch
-
             torch.cuda.synchronize(a.device)
     elif array_api_compat.is_cupy_array(a):  # pragma: no cover - needs a GPU
         import cupy
@@ -239,8 +238,6 @@ class ADMM:
         """``a`` (x0 or x_true) as an array of y's namespace, device and dtype, of shape ``xshape``."""
         check_array(a, f"ADMM.solve {what}")
         if is_torch(y) and not is_torch(a):
-            import torch
-
             a = torch.as_tensor(a, device=y.device)
         elif not is_torch(y) and is_torch(a):
             raise TypeError(f"ADMM.solve {what}: a torch tensor, but y is a {type(y).__module__} array")

@@ -29,16 +29,22 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validate import integer, positive_int, real_number
 from .admm import ADMM
+from .files import atomic_write, atomic_write_text
 from .inverses import ConjugateGradient, DenseInverse, FourierInverse, GradientDescent
+from .inverses.learned import LearnedInverse
 from .problems import synthetic_laplace
 from .prox import SoftThreshold
+from .threads import limit
 
 __all__ = ["INVERSE_NAMES", "compare", "learned_inverse", "write_report"]
 
 INVERSE_NAMES = ("fourier", "gd", "cg", "dense", "learned", "learned-paper", "learned-pcg")
 #: the size learned inverses are trained at (and shipped for)
 TRAIN_SIZE = 64
+#: the sampling factor of the synthetic problem's operator: image sizes must be multiples of it
+FACTOR = 4
 #: DenseInverse is only tried up to this many pixels
 DENSE_MAX_PIXELS = 64 * 64
 
@@ -52,8 +58,6 @@ def learned_inverse(A, beta: float, architecture: str = "linear", cache_dir: Pat
     the package (``ppsolve/zoo``), else one trained at ``TRAIN_SIZE`` into ``cache_dir`` (resumed if
     interrupted, reused once finished). Larger operators reuse the 64 x 64 network
     (``LearnedInverse.load(..., allow_resize=True)``)."""
-    from .inverses.learned import LearnedInverse
-
     name = f"learned-inverse-sr4-gauss9s2-{architecture}-beta{beta:g}.safetensors"
     shipped = Path(str(resources.files("ppsolve") / "zoo" / name))
     if shipped.is_file():
@@ -111,16 +115,31 @@ def _fewest_steps(make, problem, beta, iters, reference, rtol, limit=512):
 
 
 def compare(sizes=(64,), betas=(1.0, 0.1, 0.01), iters=30, inverses=INVERSE_NAMES, rtol=1e-6,
-            cache_dir: Path | None = Path("results/checkpoints"), reuse_steps=True, progress=True, log=print) -> dict:
+            cache_dir: Path | None = Path("results/checkpoints"), reuse_steps=True, progress=True, log=print,
+            threads=None) -> dict:
     """Run the comparison (see the module docstring) and return a JSON-ready dict.
 
-    ``reuse_steps``: at sizes above 256 the GD / CG step counts found at the largest size <= 256 are reused
-    instead of searched again (the search costs many full runs); the distance to the exact run is still
-    measured and reported.
+    ``sizes``: image sizes, multiples of the sampling factor 4 (at least 16); ``betas``: ADMM penalties > 0;
+    ``iters``: ADMM iterations. ``reuse_steps``: at sizes above 256 the GD / CG step counts found at the largest
+    size <= 256 are reused instead of searched again (the search costs many full runs); the distance to the
+    exact run is still measured and reported. ``threads``: see ``ppsolve.threads`` (default
+    ``PPSOLVE_THREADS``, else 1: every backend is timed with the same thread count).
     """
+    sizes = [integer(s, "compare sizes", minimum=16) for s in sizes]
+    bad = [s for s in sizes if s % FACTOR]
+    if bad:
+        raise ValueError(f"compare sizes: expected multiples of the sampling factor {FACTOR} (the stride of the "
+                         f"problem's operator), got {bad}")
+    betas = [real_number(b, "compare betas", positive=True) for b in betas]
+    iters = positive_int(iters, "compare iters")
     unknown = set(inverses) - set(INVERSE_NAMES)
     if unknown:
         raise ValueError(f"unknown inverse names {sorted(unknown)}; expected some of {INVERSE_NAMES}")
+    with limit(threads):
+        return _compare(sizes, betas, iters, inverses, rtol, cache_dir, reuse_steps, progress, log)
+
+
+def _compare(sizes, betas, iters, inverses, rtol, cache_dir, reuse_steps, progress, log) -> dict:
     rows, curves, f_stars = [], {}, {}
     found_steps: dict = {}
     for size in sizes:
@@ -219,12 +238,12 @@ def write_report(result: dict, out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "compare.json", out_dir / "compare.md"]
-    written[0].write_text(json.dumps(result, indent=1))
+    atomic_write_text(written[0], json.dumps(result, indent=1))
     md = [f"# ADMM inverses on the synthetic Laplace problem ({result['iters']} iterations)\n"]
     for size in result["sizes"]:
         for beta in result["betas"]:
             md.append(_table([r for r in result["rows"] if r["size"] == size and r["beta"] == beta], (size, beta)))
-    written[1].write_text("\n".join(md) + "\n")
+    atomic_write_text(written[1], "\n".join(md) + "\n")
     try:
         import matplotlib
 
@@ -249,7 +268,7 @@ def write_report(result: dict, out_dir: Path) -> list[Path]:
             left.legend(fontsize=8)
             fig.tight_layout()
             path = out_dir / f"compare_{size}_beta{beta:g}.png"
-            fig.savefig(path, dpi=110)
+            atomic_write(path, lambda f, fig=fig: fig.savefig(f, format="png", dpi=110))
             plt.close(fig)
             written.append(path)
     return written

@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
 from ._array import check_array, is_torch
 from .prox.basic import Proximal, as_prox
@@ -150,8 +151,6 @@ def apply_patchwise(fn, image, patch: int = 64, overlap: int = 16, batch: int = 
 
     torch_mode = is_torch(image)
     if torch_mode:
-        import torch
-
         def stack(items):
             return torch.stack(items)
 
@@ -256,8 +255,6 @@ class Patchwise(Proximal):
         v3 = v if v.ndim >= 3 and self.image_ndim == 3 else v[..., None, :, :]
         y3 = y if y.ndim == v3.ndim else y[..., None, :, :]
         if is_torch(v):
-            import torch
-
             y_up = y3.repeat_interleave(r, -2).repeat_interleave(r, -1).to(v3.dtype)
             y_up = y_up.expand(*v3.shape[:-3], *y_up.shape[-3:])
             both = torch.cat([v3, y_up], dim=-3)

@@ -26,6 +26,7 @@ from .operators.base import LinearOperator
 from .patches import Patchwise
 from .prox.basic import Proximal
 from .staged import solve_staged
+from .threads import limit
 
 __all__ = ["X0_CHOICES", "restore", "starting_point"]
 
@@ -64,7 +65,7 @@ def starting_point(x0, y, A: LinearOperator):
 
 def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int | None = None,
             beta: float | None = None, x0=None, stages=None, clip=None, patch: bool | None = None,
-            task: str | None = None, **admm_options) -> ADMMResult:
+            task: str | None = None, threads=None, **admm_options) -> ADMMResult:
     """Restore ``x`` from ``y = A x + noise`` by (staged) ADMM with a prior; returns the ``ADMMResult``.
 
     The estimate is ``result.x``; ``result.history`` holds the per-iteration records of every stage (pass
@@ -92,6 +93,7 @@ def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int 
         ``"sr4"`` for ``"natural-gray"``), whose settings to use; default ``info(prior)["admm"]``.
     patch : apply the prior tile by tile (``ppsolve.patches.Patchwise``) with the zoo's tile settings: None
         (default) when the image is larger than the zoo's ``patch["size"]``; True / False to force.
+    threads : threads for the run (``ppsolve.threads``; default ``PPSOLVE_THREADS``, else 1).
     **admm_options : ``lam`` (default the zoo's; ignored by priors that ignore ``tau``) and ``ADMM.solve``'s
         ``tol``, ``callback`` and ``x_true``.
     """
@@ -147,8 +149,9 @@ def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int 
     if clip is not None:
         low, high = interval(clip, "restore clip")
     lam = admm_options.pop("lam", settings.get("lam", 0.0))
-    start = starting_point(settings.get("x0", None) if x0 is None else x0, y, A)
-    result = solve_staged(A, prox, y, stages, inverse=inverse, x0=start, lam=lam, **admm_options)
+    with limit(threads):
+        start = starting_point(settings.get("x0", None) if x0 is None else x0, y, A)
+        result = solve_staged(A, prox, y, stages, inverse=inverse, x0=start, lam=lam, **admm_options)
     if clip is not None:
         result.x = result.x.clamp(low, high) if is_torch(result.x) else namespace(result.x).clip(result.x, low, high)
     return result

@@ -83,3 +83,10 @@ def test_restore_tiles_a_zoo_prior_larger_than_its_patch(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="no task 'sr4'"):
         restore(y, A, prior="tiny", task="sr4")
     assert tiled.x.min() >= 0 and tiled.x.max() <= 1
+
+
+def test_clip_must_be_an_ordered_pair(blur):
+    A, _, y = blur
+    for clip in [(1, 0), (0,), "01", (0, float("nan"))]:
+        with pytest.raises((TypeError, ValueError), match="restore clip"):
+            restore(y, A, prior=L2(), stages=[(0.3, 1)], clip=clip)

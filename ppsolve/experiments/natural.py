@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data import list_images, load_image, load_images
 from ..metrics import psnr
 from ..operators import ColorToGray, Convolution, gaussian_kernel, motion_kernel, strided_convolution
 from ..operators.base import LinearOperator
@@ -93,8 +94,6 @@ def split_last(paths, held_out: int):
 def cub_birds(root, split: str, crop: int | None = CUB_CROP):
     """``(images, paths)``: the CUB birds below ``root`` of ``split`` ``"train"`` (all but the last 200) or
     ``"test"`` (the last 200), ``(N, 3, crop, crop)`` float32 central crops (``crop=None``: whole images)."""
-    from ..data import list_images, load_images
-
     if split not in ("train", "test"):
         raise ValueError(f"cub_birds: split must be 'train' or 'test', got {split!r}")
     train, test = split_last(list_images(root), CUB_HELD_OUT)
@@ -105,8 +104,6 @@ def cub_birds(root, split: str, crop: int | None = CUB_CROP):
 def celeba_faces(root, split: str, limit: int | None = None):
     """``(images, paths)``: CelebA faces below ``root``, central 88 x 88 resized to 64 x 64 (antialiased
     bicubic), ``(N, 3, 64, 64)`` float32; ``split`` ``"train"`` (all but the last 500) or ``"test"``."""
-    from ..data import list_images, load_images
-
     if split not in ("train", "test"):
         raise ValueError(f"celeba_faces: split must be 'train' or 'test', got {split!r}")
     train, test = split_last(list_images(root), CELEBA_HELD_OUT)
@@ -116,8 +113,6 @@ def celeba_faces(root, split: str, limit: int | None = None):
 
 def central_crops(paths, size: int = 256) -> np.ndarray:
     """``(N, size, size)`` float64 central crops (``top = (H - size) // 2``) of grey images, ``/ 255``."""
-    from ..data import load_image
-
     out = []
     for p in paths:
         im = np.asarray(load_image(p, mode="L"), dtype=np.float64)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import scipy.linalg
 
-from .._array import is_numpy, namespace, to_numpy
+from .._array import as_like, to_numpy
 from ..operators.base import DENSE_MAX_SIZE, LinearOperator
 from .base import Inverse
 
@@ -79,13 +79,4 @@ class DenseInverse(Inverse):
         batch = tuple(b.shape[: b.ndim - len(self.A.in_shape)])
         rhs = np.asarray(to_numpy(b), dtype=np.float64).reshape(-1, self.n)
         z = scipy.linalg.cho_solve(self.factor(), rhs.T, check_finite=False).T.reshape(batch + self.A.in_shape)
-        if is_numpy(b):
-            return z.astype(b.dtype, copy=False), 0
-        xp = namespace(b)
-        import array_api_compat
-
-        if array_api_compat.is_torch_array(b):
-            import torch
-
-            return torch.as_tensor(z).to(dtype=b.dtype, device=b.device), 0
-        return xp.asarray(z, dtype=b.dtype, device=array_api_compat.device(b)), 0
+        return as_like(z, b), 0

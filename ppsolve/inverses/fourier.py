@@ -34,6 +34,7 @@ float32 (complex64 spectra). The spectra are precomputed once in float64 and con
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .._array import Constant, is_torch, namespace
 from ..operators.base import LinearOperator
@@ -165,6 +166,4 @@ def _tracks_grad(x) -> bool:
     """True when ``x`` is a torch tensor that autograd is recording."""
     if not is_torch(x):
         return False
-    import torch
-
     return x.requires_grad and torch.is_grad_enabled()

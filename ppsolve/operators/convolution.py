@@ -1,6 +1,7 @@
 r"""2-D convolution (deblurring) and strided convolution (super-resolution) operators."""
 from __future__ import annotations
 
+import array_api_compat
 import numpy as np
 
 from .._array import Constant, namespace
@@ -155,8 +156,6 @@ class Convolution(LinearOperator):
 
 
 def _device(x):
-    import array_api_compat
-
     return array_api_compat.device(x)
 
 

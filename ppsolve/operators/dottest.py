@@ -14,6 +14,7 @@ the one ppsolve's own test-suite runs on every operator.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .._validate import choice, count, real_number
 from .base import LinearOperator
@@ -28,8 +29,6 @@ def _draw(shape, dtype: str, seed: int, backend: str, device):
     values = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
     if backend == "numpy":
         return values
-    import torch
-
     return torch.as_tensor(values, device=device)
 
 

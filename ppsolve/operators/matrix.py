@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import math
 
+import array_api_compat
 import numpy as np
 import scipy.sparse
+import torch
 
 from .._array import Constant, is_numpy, is_torch, namespace
 from .._validate import shape as as_shape
@@ -94,8 +96,6 @@ class MatrixOperator(LinearOperator):
 
     # -- sparse copies in each library ---------------------------------------------------------------
     def _sparse_like(self, x, transposed: bool):
-        import array_api_compat
-
         key = (type(x).__module__, str(array_api_compat.device(x)), str(x.dtype), transposed)
         out = self._cache.get(key)
         if out is not None:
@@ -104,8 +104,6 @@ class MatrixOperator(LinearOperator):
         if is_numpy(x):
             out = mat.astype(x.dtype)
         elif is_torch(x):
-            import torch
-
             coo = mat.tocoo()
             with torch.inference_mode(False):  # a cached copy made in inference mode would break autograd later
                 indices = torch.as_tensor(np.vstack([coo.row, coo.col]).astype(np.int64), device=x.device)
@@ -134,8 +132,6 @@ class MatrixOperator(LinearOperator):
         else:
             mat = self._sparse_like(x, transposed)  # (k_out, k_in), sparse
             if is_torch(x):
-                import torch
-
                 out = torch.sparse.mm(mat, flat.T).T
             else:
                 out = (mat @ flat.T).T

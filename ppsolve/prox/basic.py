@@ -20,6 +20,7 @@ import inspect
 import math
 
 import numpy as np
+import torch
 
 from .._array import check_array, is_numpy, is_torch, namespace
 from .._validate import choice, positive_int, real_number
@@ -300,10 +301,7 @@ def _call_style(f):
 
 
 def _is_torch_module(f) -> bool:
-    import sys
-
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(f, torch.nn.Module)
+    return isinstance(f, torch.nn.Module)
 
 
 class CallableProx(Proximal):

@@ -89,8 +89,7 @@ def _outputs(args) -> tuple[Path, Path]:
     checkpoint = args.checkpoint or Path("results") / "train" / f"{name}.ckpt.safetensors"
     output_target(checkpoint)
     if args.epochs < 1:
-        raise ValueError(f"--epochs {args.epochs}: expected at least 1 (a finished checkpoint is exported as it is "
-                         "by running with its own --epochs)")
+        raise ValueError(f"--epochs {args.epochs}: expected at least 1")
     return out, checkpoint
 
 

@@ -423,3 +423,10 @@ def test_direct_form_round_trip_and_form_mismatch(tmp_path):
     with pytest.raises(ValueError, match="trained for form 'direct', requested 'woodbury'"):
         check_operator(meta, path, blur, blur.fingerprint(), BETA, "woodbury", False, lambda: None)
     check_operator(meta, path, blur, blur.fingerprint(), BETA, "direct", False, lambda: None)
+
+
+def test_bad_right_hand_sides_get_one_clear_error(op, trained):
+    with pytest.raises(ValueError, match=r"batch \(0,\) is empty"):  # was an MKL FFT error
+        trained.solve(np.zeros((0,) + op.in_shape))
+    with pytest.raises(TypeError, match="half precision"):  # was "Unsupported dtype Half" from torch.fft
+        trained.solve(torch.zeros(op.in_shape, dtype=torch.float16))

@@ -143,3 +143,17 @@ def test_bad_input_arrays():
         A @ np.zeros((8, 8), dtype=np.int64)
     with pytest.raises(TypeError, match="complex"):
         Convolution(np.ones((3, 3)) * 1j, (8, 8))
+
+
+@pytest.mark.parametrize("kernel", [np.zeros((0, 0)), np.zeros((0, 3)), np.zeros((2, 0, 3))])
+def test_an_empty_kernel_is_refused_not_taken_as_the_zero_operator(kernel):
+    with pytest.raises(ValueError, match="at least one tap"):
+        Convolution(kernel, (2, 8, 8) if kernel.ndim == 3 else (8, 8))
+
+
+def test_numpy_half_precision_is_refused_on_every_boundary():
+    """float16 came back as float32 from periodic operators and as float16 from zero-boundary ones."""
+    for boundary in ("periodic", "zero", "reflect"):
+        A = Convolution(np.ones((3, 3)) / 9, (8, 8), boundary=boundary)
+        with pytest.raises(TypeError, match="half precision"):
+            A @ np.zeros((8, 8), dtype=np.float16)
