@@ -5,8 +5,8 @@ trailing shape of an array with its batch in front (``batch_shape``). Every chec
 canonical Python type, so callers can use the result directly:
 
 * an *integer* is a ``numbers.Integral`` (Python or NumPy), never a ``bool`` and never a float, not even
-  an integral one (``3.0``): a float where a count is expected is usually a mistake worth reporting
-  (``ValueError``; a non-number such as a string is a ``TypeError``);
+  an integral one (``3.0``): a float where a count is expected is usually a mistake worth reporting;
+* the wrong type is a ``TypeError``, a value of the right type out of its range a ``ValueError``;
 * a *real number* is an ``int`` or a ``float`` (Python or NumPy), never a ``bool``, a string (``"0.1"``)
   or a complex number, and it must be finite;
 * an *array* is a float32 or float64 NumPy, CuPy or PyTorch array (``ppsolve._array.check_array``:
@@ -25,17 +25,14 @@ __all__ = [
 
 
 def integer(value, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
-    """``value`` as an ``int``; ``TypeError`` unless it is a number (not a bool), ``ValueError`` unless it is an
-    integer (``2.5``, ``nan`` and also ``3.0`` are refused) with ``minimum <= value <= maximum`` (each bound
-    optional)."""
-    bounds = _bounds_text(minimum, maximum)
-    if isinstance(value, bool) or not isinstance(value, numbers.Number):
-        raise TypeError(f"{name}: expected an int{bounds}, got {value!r}")
-    if not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name}: expected an int{bounds}, got {value!r}")
+    """``value`` as an ``int``; ``TypeError`` unless it is an integer (not a bool, not a float: ``2.5``, ``nan``
+    and also ``3.0`` are refused), ``ValueError`` unless ``minimum <= value <= maximum`` (each bound optional)."""
+    expected = _int_text(minimum, maximum)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected {expected}, got {value!r}")
     value = int(value)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ValueError(f"{name}: expected an int{bounds}, got {value}")
+        raise ValueError(f"{name}: expected {expected}, got {value}")
     return value
 
 
@@ -49,14 +46,18 @@ def count(value, name: str) -> int:
     return integer(value, name, minimum=0)
 
 
-def _bounds_text(minimum, maximum) -> str:
+def _int_text(minimum, maximum) -> str:
     if minimum is not None and maximum is not None:
-        return f" in [{minimum}, {maximum}]"
+        return f"an int in [{minimum}, {maximum}]"
+    if minimum == 1:
+        return "a positive int"
+    if minimum == 0:
+        return "an int >= 0"
     if minimum is not None:
-        return f" >= {minimum}"
+        return f"an int >= {minimum}"
     if maximum is not None:
-        return f" <= {maximum}"
-    return ""
+        return f"an int <= {maximum}"
+    return "an int"
 
 
 def real_number(value, name: str, positive: bool = False, *, signed: bool = False) -> float:

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from ._array import check_array, is_torch
+from ._validate import integer
 from .prox.basic import Proximal, as_prox
 
 __all__ = ["Patchwise", "apply_patchwise", "patch_spans", "patch_window"]
@@ -90,9 +91,7 @@ def patch_window(length: int, overlap: int, margin: int, taper_start: bool, tape
 
 
 def _check_int(value, what, low):
-    if isinstance(value, bool) or int(value) != value or value < low:
-        raise ValueError(f"apply_patchwise: {what} must be an int >= {low}, got {value!r}")
-    return int(value)
+    return integer(value, f"apply_patchwise {what}", minimum=low)
 
 
 def apply_patchwise(fn, image, patch: int = 64, overlap: int = 16, batch: int = 16, window: str = "hann",

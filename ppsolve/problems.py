@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._validate import real_number
 from .operators.base import LinearOperator
 from .operators.convolution import strided_convolution
 from .operators.kernels import gaussian_kernel
@@ -73,10 +74,8 @@ def synthetic_laplace(shape=(64, 64), factor: int = 4, kernel=None, b: float = 1
     """
     if paper_literal:
         b, sigma = 1.0, 1.0
-    if not (np.isfinite(b) and b > 0):
-        raise ValueError(f"b: expected a finite Laplace scale > 0, got {b!r}")
-    if not (np.isfinite(sigma) and sigma >= 0):
-        raise ValueError(f"sigma: expected a finite noise level >= 0, got {sigma!r}")
+    b = real_number(b, "b (the Laplace scale)", positive=True)
+    sigma = real_number(sigma, "sigma (the noise level)")
     if kernel is None:
         kernel = gaussian_kernel(9, 2.0)
     kernel = np.asarray(kernel, dtype=np.float64)

@@ -41,6 +41,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .._validate import count as _count
+from .._validate import int_tuple, integer
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "RESAMPLING",
@@ -70,18 +73,10 @@ def _pair(value, what: str) -> tuple[int, int] | None:
     if value is None:
         return None
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        pair = (int(value), int(value))
-    else:
-        try:
-            pair = tuple(value)
-        except TypeError:
-            raise TypeError(f"{what}: expected an int or an (h, w) pair, got {value!r}") from None
-        if len(pair) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in pair):
-            raise TypeError(f"{what}: expected an int or an (h, w) pair of ints, got {value!r}")
-        pair = (int(pair[0]), int(pair[1]))
-    if min(pair) < 1:
-        raise ValueError(f"{what}: sizes must be positive, got {value!r}")
-    return pair
+        value = (value, value)
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise TypeError(f"{what}: expected an int or an (h, w) pair of ints, got {value!r}")
+    return int_tuple(value, what, length=2, minimum=1)
 
 
 def _check_mode(mode: str) -> str:
@@ -200,9 +195,7 @@ def load_images(
         paths = [Path(os.fspath(p)) for p in root_or_paths]
         where = "the given paths"
     if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 0:
-            raise ValueError(f"limit: expected a non-negative int or None, got {limit!r}")
-        paths = paths[: int(limit)]
+        paths = paths[: _count(limit, "limit")]
     if not paths:
         raise ValueError(f"no images found in {where}")
     arrays = []
@@ -223,9 +216,7 @@ def holdout_split(n: int, holdout: int) -> tuple[np.ndarray, np.ndarray]:
     ``train = arange(n - holdout)``, ``test = arange(n - holdout, n)`` (int64). Deterministic on purpose:
     with items in file-name order the test set is the same on every machine.
     """
-    for value, what in ((n, "n"), (holdout, "holdout")):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{what}: expected an int, got {value!r}")
+    n, holdout = integer(n, "n"), integer(holdout, "holdout")
     if n < 0 or not 0 <= holdout <= n:
         raise ValueError(f"holdout_split: need 0 <= holdout <= n, got n={n}, holdout={holdout}")
     cut = int(n) - int(holdout)
@@ -249,8 +240,7 @@ def random_crops(
     if not images:
         raise ValueError("random_crops: no images given")
     h, w = _pair(size, "size")
-    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
-        raise ValueError(f"count: expected a non-negative int, got {count!r}")
+    count = _count(count, "count")
     lead = images[0].shape[:-2]
     for i, im in enumerate(images):
         if im.ndim not in (2, 3) or im.shape[:-2] != lead:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import real_number
 from ..metrics import psnr
 from ..operators import gaussian_kernel, strided_convolution
 from ..operators.base import LinearOperator
@@ -106,8 +107,7 @@ def tikhonov_gradient(y, A: LinearOperator, mu: float) -> np.ndarray:
     ``l(k) = 4 sin^2(pi k1 / N1) + 4 sin^2(pi k2 / N2)`` that of ``D^T D``. The ``(N1 N2 / d^2)`` small
     matrices are inverted once; then every image costs two FFTs. ``y``: ``(..., *A.out_shape)``.
     """
-    if not (np.isfinite(mu) and mu > 0):
-        raise ValueError(f"tikhonov_gradient: mu must be a finite number > 0, got {mu!r}")
+    mu = real_number(mu, "tikhonov_gradient mu", positive=True)
     structure = A.fourier_structure()
     if structure is None or structure.mix is not None or np.ndim(structure.spectrum) > 2:
         raise ValueError(f"tikhonov_gradient: {A!r} is not a single periodic (strided) convolution S H")

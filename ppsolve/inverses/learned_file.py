@@ -25,7 +25,7 @@ import torch
 
 from .. import modelfile
 from .._array import to_numpy
-from .._validate import choice, count
+from .._validate import choice, count, real_number
 from .._validate import shape as as_shape
 from ..nn.registry import build_symmetric, check_shapes
 from ..operators.base import LinearOperator
@@ -124,9 +124,7 @@ def _recorded(meta: dict, path) -> dict:
         choice(meta.get("dtype"), "dtype", tuple(DTYPES))
         as_shape(meta.get("in_shape"), "in_shape")
         as_shape(meta.get("out_shape"), "out_shape")
-        beta = meta.get("beta")
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0 or not math.isfinite(beta):
-            raise ValueError(f"beta: expected a finite number > 0, got {beta!r}")
+        beta = real_number(meta.get("beta"), "beta", positive=True)
         if not isinstance(meta.get("fingerprint"), str) or not isinstance(meta.get("options"), dict):
             raise ValueError("fingerprint and options are missing")
         count(meta.get("seed", 0), "seed")

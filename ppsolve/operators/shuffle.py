@@ -6,11 +6,8 @@ the other one.
 """
 from __future__ import annotations
 
-import numbers
-
-import numpy as np
-
 from .._array import namespace
+from .._validate import positive_int
 from .._validate import shape as as_shape
 from .base import LinearOperator
 
@@ -18,11 +15,7 @@ __all__ = ["PixelShuffle", "PixelUnshuffle"]
 
 
 def _factor(factor, what: str) -> int:
-    if isinstance(factor, (bool, np.bool_)) or not isinstance(factor, numbers.Integral):
-        raise TypeError(f"{what} factor: expected a positive int such as 2, got {type(factor).__name__} {factor!r}")
-    if factor < 1:
-        raise ValueError(f"{what} factor: expected a positive int such as 2, got {factor}")
-    return int(factor)
+    return positive_int(factor, f"{what} factor")
 
 
 def _image_shape(shape, what: str) -> tuple:

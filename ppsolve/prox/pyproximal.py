@@ -24,6 +24,7 @@ import math
 import numpy as np
 import pyproximal
 
+from .._validate import real_number
 from ..inverses import make_inverse
 from ..inverses.base import Inverse
 from ..operators.base import LinearOperator
@@ -101,9 +102,7 @@ class DataFidelity(pyproximal.ProxOperator):
         return inv
 
     def prox(self, x, tau):
-        tau = float(tau)
-        if not math.isfinite(tau) or tau <= 0:
-            raise ValueError(f"DataFidelity.prox: tau must be a finite number > 0, got {tau!r}")
+        tau = real_number(tau, "DataFidelity.prox tau", positive=True)
         beta = 1.0 / (2.0 * tau)
         inv = self.inverse_for(beta)
         v = np.asarray(x, dtype=np.float64).reshape(self.A.in_shape)

@@ -273,7 +273,7 @@ def test_bad_iteration_arguments():
     A = Convolution(np.ones((3, 3)) / 9, (8, 8))
     with pytest.raises(ValueError, match="maxiter"):
         GradientDescent(A, 0.1, maxiter=-1)
-    with pytest.raises(ValueError, match="maxiter"):
+    with pytest.raises(TypeError, match="maxiter"):
         ConjugateGradient(A, 0.1, maxiter=2.5)
     with pytest.raises(ValueError, match="tol"):
         ConjugateGradient(A, 0.1, tol=-1e-3)
