@@ -30,7 +30,7 @@ class LearnedInverses:
         if key not in self.cache:
             extra = self.options_for_beta(beta) if self.options_for_beta else {}
             suffix = "".join(f"_{name}{value}" for name, value in sorted(extra.items()))
-            path = self.folder / f"learned_inverse_{self.tag}{suffix}_beta{beta:g}.pt"
+            path = self.folder / f"learned_inverse_{self.tag}{suffix}_beta{beta:g}.safetensors"
             t = time.process_time()
             LearnedInverse.train(self.small, beta, checkpoint=str(path), progress=False, **{**self.options, **extra})
             self.info.setdefault(f"{beta:g}", {})["train_cpu_seconds_this_run"] = time.process_time() - t
@@ -98,7 +98,7 @@ def natural_prior(name_or_path, task: str):
         prox = zoo.load(name_or_path)
         prox.ensemble = settings.get("ensemble", 1)
         return prox, settings["stages"]
-    return DenoiserProx.from_checkpoint(name_or_path, clip=(0, 1)), None
+    return DenoiserProx.from_file(name_or_path, clip=(0, 1)), None
 
 
 def prior_and_stages(args, task: str, y, A, x, candidates, x0: str, tune_json: Path):

@@ -12,7 +12,7 @@ Split
 Methods
     * grey bicubic: aligned bicubic upsampling of ``y``, the same grey in the three channels;
     * the cPSDAE (``python -m ppsolve.train celeba-sr2-color``; CelebA's terms forbid shipping it, so it is
-      read from ``--prior``, by default ``results/celeba/celeba-sr2-color.pt``) in ADMM via ``ppsolve.restore``,
+      read from ``--prior``, by default ``results/models/celeba-sr2-color.safetensors``) in ADMM via ``ppsolve.restore``,
       started at the grey bicubic estimate, with the exact ``FourierInverse`` and/or a ``LearnedInverse``
       (Woodbury form, trained from noise for this ``A``).
 The figure shows, for a few faces, the grey input, ADMM's estimate after iterations 1, 4 and 7 (a run of 7
@@ -52,9 +52,9 @@ from ppsolve.experiments.natural import (
     score,
     split_last,
 )
-from ppsolve.prox import CPSDAE
+from ppsolve.prox import CPSDAEProx
 from ppsolve.restore import starting_point
-from ppsolve.train import CELEBA_VAL
+from ppsolve.train.recipes import CELEBA_VAL
 
 FACTOR = 2
 SHOWN = (1, 4, 7)  # the ADMM iterations of Figure 4
@@ -72,7 +72,7 @@ def faces(root: Path, split: str, limit):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=DATA / "celeba" / "images")
-    p.add_argument("--prior", type=Path, default=ROOT / "results" / "celeba" / "celeba-sr2-color.pt")
+    p.add_argument("--prior", type=Path, default=ROOT / "results" / "models" / "celeba-sr2-color.safetensors")
     p.add_argument("--stages", default=None, help=f"JSON [[beta, iterations], ...] (default {DEFAULT_STAGES})")
     p.add_argument("--split", choices=("test", "val"), default="test")
     p.add_argument("--images", type=int, default=None)
@@ -92,7 +92,7 @@ def main(argv=None):
     x, paths = faces(args.data, args.split, args.images)
     A = joint_sr_color_operator(CELEBA_SIZE, FACTOR)
     y = measure(A, x, 0.01, args.seed)
-    prox = CPSDAE.from_checkpoint(args.prior, clip=(0, 1), expect_operator=A)
+    prox = CPSDAEProx.from_file(args.prior, clip=(0, 1), expect_operator=A)
     stages = json.loads(args.stages) if args.stages else DEFAULT_STAGES
 
     if args.tune:

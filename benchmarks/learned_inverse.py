@@ -68,7 +68,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(REPO))
-from ppsolve.checkpoint import load_checkpoint
+from ppsolve import modelfile
 from ppsolve.inverses import ConjugateGradient, FourierInverse
 from ppsolve.inverses.learned import LearnedInverse
 from ppsolve.operators import gaussian_kernel, strided_convolution
@@ -107,12 +107,12 @@ def crops(folder, count, size=64, seed=0) -> np.ndarray:
 
 def trained(A, beta, name, architecture="linear", steps=None):
     """A trained LearnedInverse from the cache, else trained now (resumably) into it; (inverse, cached)."""
-    path = RESULTS / f"{name}.pt"
+    path = RESULTS / f"{name}.safetensors"
     if ARGS.retrain and path.exists():
         path.unlink()
     if path.exists():
-        resume = load_checkpoint(path)["state"].get("resume")
-        if resume is None or resume["step"] >= resume["config"]["steps"]:  # finished
+        resume = modelfile.read_header(path).get("resume")
+        if resume is None or resume["step"] >= resume["trainer"]["config"]["steps"]:  # finished
             return LearnedInverse.load(path, A=A, beta=beta), True
     if ARGS.quick and steps is None:
         steps = QUICK_STEPS
@@ -137,7 +137,7 @@ def part_a(results):
             f" CG {row['check_cg']:.1e}]")
         # the same checkpoint used for 128 x 128 images (allow_resize: C's 13 x 13 footprint fits the 16 x 16 grid)
         big = strided_convolution(KERNEL, (128, 128), FACTOR)
-        resized = LearnedInverse.load(RESULTS / f"a_linear_beta{beta:g}.pt", A=big, beta=beta, allow_resize=True)
+        resized = LearnedInverse.load(RESULTS / f"a_linear_beta{beta:g}.safetensors", A=big, beta=beta, allow_resize=True)
         xb = crops(ARGS.data, min(8, ARGS.crops), size=128, seed=1)
         row["real_128_resized"] = rel(resized.solve(big.adjoint(big.apply(xb)) + beta * xb), xb)
         log(f"    the same checkpoint loaded for 128 x 128 (allow_resize=True): rel. error real {row['real_128_resized']:.2e}")

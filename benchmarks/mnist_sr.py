@@ -238,7 +238,7 @@ def main():
         f"training subset); Tikhonov mu {mu:.3g} ({selection['tikhonov']['best_psnr']:.2f} dB)")
 
     log(f"(b) held-out digits {test[0]}-{test[-1]}")
-    checkpoint = ARGS.results / f"mnist_sr_inverse_beta{chosen['beta']:g}.pt"
+    checkpoint = ARGS.results / f"mnist_sr_inverse_beta{chosen['beta']:g}.safetensors"
     rows, estimates, learned = held_out(A, prox, X, Y, test, chosen, mu, checkpoint)
 
     plot_curves(selection, ARGS.results / f"{stem}_nmse.png")

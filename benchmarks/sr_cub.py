@@ -44,7 +44,7 @@ from ppsolve import restore, zoo
 from ppsolve.data import list_images, load_images
 from ppsolve.experiments.natural import CUB_CROP, CUB_HELD_OUT, measure, score, split_last, sr_operator
 from ppsolve.interpolation import bicubic_upsample
-from ppsolve.prox import CPSDAE
+from ppsolve.prox import CPSDAEProx
 
 FACTOR = 4
 VAL = 40  # the validation birds of the cub-sr4-cpsdae recipe (ppsolve.train.CUB_VAL)
@@ -80,7 +80,7 @@ def main(argv=None):
     if args.prior in zoo.list():
         prox, settings = zoo.load(args.prior), zoo.info(args.prior)["admm"]
     else:
-        prox, settings = CPSDAE.from_checkpoint(args.prior, clip=(0, 1)), {}
+        prox, settings = CPSDAEProx.from_file(args.prior, clip=(0, 1)), {}
     stages = json.loads(args.stages) if args.stages else settings.get("stages")
 
     if args.tune:

@@ -8,11 +8,11 @@ ppsolve's own entry points (training, ``restore``, ``compare``, every command) r
 * a positive integer: that many;
 * ``auto``: leave every library at its own default (torch takes all cores).
 
-Why 1 by default: on the 2-core development machine with the other core busy (a second job, as in CI or a
-shared workstation), torch's default pool made ``LearnedInverse.train`` 7x slower than one thread (131 s
-instead of 17 s), because the two pools spin against each other; the measurements are in
-``docs/threads.md``. On an idle machine with many cores, ``PPSOLVE_THREADS=auto`` (or a number) is faster for
-large images.
+Why 1 by default: with another job on the machine (CI, a shared workstation, a second benchmark), several
+threads per process make the pools spin against each other and run many times slower than one thread, while
+one thread gives up little on an idle machine (``benchmarks/threads.py``; the figures are in
+``docs/threads.md``). On a machine of your own with idle cores, ``PPSOLVE_THREADS=auto`` (or a number) is
+faster.
 
 Library code that you call directly (an operator, an inverse) never changes the thread settings; only the
 entry points above do, and only for their duration (``limit``).

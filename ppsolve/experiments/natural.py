@@ -66,9 +66,8 @@ def deblur_inverse_options(beta: float) -> dict:
     """Options of ``LearnedInverse.train`` for the motion blur's z-update at ``beta`` (direct form, trained
     from noise on 128 x 128, loaded with ``allow_resize``): 31 x 31 kernels and the default 2000 steps from
     ``beta = 0.01`` up; below it, where the inverse's kernel is wider and its training problem worse
-    conditioned, 63 x 63 kernels and 8000 steps (about 16 CPU-minutes each). Measured at beta = 0.0039 on
-    BSD68 test001-004, the z-update error is 10.3 % with 31 / 2000, 6.5 % with 31 / 8000, 11.2 % with
-    63 / 2000 and 2.7 % with 63 / 8000."""
+    conditioned, 63 x 63 kernels and 8000 steps (how these were chosen, with the measured z-update errors, is
+    in ``docs/learned-inverse.md``)."""
     return {"kernel_size": 31} if beta >= 0.01 else {"kernel_size": 63, "steps": 8000}
 
 

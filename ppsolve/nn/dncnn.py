@@ -8,8 +8,7 @@ seven layers.
 
 ``DnCNN`` is *blind* (trained on a range of noise levels, no noise-level input); ``SigmaDnCNN`` takes the
 noise level as an input. The ``natural-gray`` recipe trains either with ``--arch dncnn``; the zoo's
-``natural-gray`` prior is now the U-Net of ``ppsolve.nn.unet``, which at the same cost per pixel denoises
-about 0.7 dB better (the SigmaDnCNN of 48 channels was the first ``natural-gray`` prior).
+``natural-gray`` prior is the U-Net of ``ppsolve.nn.unet`` (``docs/zoo.md`` compares the two).
 
 Zero padding keeps the output the size of the input; the receptive-field radius ``receptive_radius``
 (16 for the default dilations) is how far from the border the output differs from that of the network run

@@ -10,9 +10,7 @@ so the network is the same map in training and in evaluation.
 
 Why a U-Net and not a plain DnCNN: the lower levels work on ``1/4`` and ``1/16`` of the pixels, so at the
 cost per pixel of the dilated 7-layer DnCNN of 48 channels (``ppsolve.nn.dncnn``) the default U-Net has 5x
-the parameters and a 51 x 51 window. Trained the same way (3000 steps of 32 crops of 40 x 40 from
-Train400) it denoises 0.64 dB better on the validation tiles (32.05 against 31.41 dB) and 0.57 dB better on
-BSD68 test001-004 at sigma 0.05 (31.38 against 30.81 dB); in motion deblurring that is +0.45 dB.
+the parameters and a 51 x 51 window (the comparison, measured, is in ``docs/zoo.md``).
 
 Shapes: ``(*batch, H, W)`` grey images (``channels=1``) or ``(*batch, C, H, W)``. ``multiple =
 2^(levels - 1)``: an image whose size is not a multiple of it is padded at the bottom and right by repeating

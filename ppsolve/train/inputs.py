@@ -46,10 +46,10 @@ class ArraySampler:
 class BicubicOrNoise:
     """``input_fn`` for a conditional super-resolution prior: each sample's ``v`` is, with probability
     ``fraction``, the aligned bicubic upsampling of its measurement ``y`` (a grey ``y`` repeated in every colour
-    channel) (``ppsolve.interpolation.bicubic_upsample``:
-    what ADMM starts from, blurred rather than noisy) plus ``sigma n``, otherwise ``x + sigma n``. Trained on
-    white noise alone, the cPSDAE learns to denoise but never to add the detail a bicubic estimate lacks, and
-    ADMM started at bicubic stays there (measured: +0.0 dB on the CUB validation birds)."""
+    channel) (``ppsolve.interpolation.bicubic_upsample``: what ADMM starts from, blurred rather than noisy)
+    plus ``sigma n``, otherwise ``x + sigma n``. Trained on white noise alone, the cPSDAE learns to denoise but
+    never to add the detail a bicubic estimate lacks, and ADMM started at bicubic stays there
+    (``docs/zoo.md``)."""
 
     def __init__(self, factor: int, fraction: float = 0.5):
         fraction = real_number(fraction, "BicubicOrNoise fraction")

@@ -17,6 +17,7 @@ from ppsolve.inverses import (
     make_inverse,
     relative_residual,
 )
+from ppsolve.inverses.iterative import STAGNATION_WINDOW
 from ppsolve.operators import (
     ColorToGray,
     Convolution,
@@ -29,7 +30,6 @@ from ppsolve.operators import (
     motion_kernel,
     strided_convolution,
 )
-from ppsolve.inverses.iterative import STAGNATION_WINDOW
 from ppsolve.operators.fourier import irfft2, rfft2
 from tests.helpers import dense_solve, rel
 

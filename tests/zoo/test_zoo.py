@@ -199,3 +199,20 @@ def test_cub_cpsdae_beats_bicubic_on_held_out_birds(shared_data):
     ours = np.mean([score(restore(y[i], A, prior="cub-sr4-cpsdae").x, x[i]) for i in range(len(x))])
     bicubic = np.mean([score(bicubic_upsample(y[i], 4), x[i]) for i in range(len(x))])
     assert ours > bicubic + 1.0, (ours, bicubic)
+
+
+def test_load_takes_a_retrained_file_with_the_entrys_settings(tmp_path):
+    """python -m ppsolve.train writes results/models/NAME.safetensors; zoo.load(NAME, weights=...) uses it."""
+    from ppsolve import modelfile
+
+    header, tensors = modelfile.load(zoo.info("natural-gray")["weights"])
+    header = {k: v for k, v in header.items() if k not in ("tensors", "sha256", "format", "version")}
+    tensors["model.tail.weight"] = tensors["model.tail.weight"] * 0  # a "retrained" network: the identity
+    path = tmp_path / "natural-gray.safetensors"
+    modelfile.save(path, header, tensors)
+    prox = zoo.load("natural-gray", weights=path)
+    assert prox.metadata["weights"] == str(path) and prox.metadata["tasks"]["sr4"]["ensemble"] == 4
+    v = np.random.default_rng(0).random((2, 32, 32))
+    np.testing.assert_allclose(prox(v, 0.01), np.clip(v, 0, 1), atol=1e-6)  # the retrained weights are used
+    with pytest.raises(FileNotFoundError, match="train them with"):
+        zoo.load("natural-gray", weights=tmp_path / "absent.safetensors")

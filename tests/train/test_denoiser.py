@@ -1,10 +1,9 @@
-"""ppsolve.train: the denoiser trainer (losses, metadata, resumable checkpoints) and its command line."""
+"""ppsolve.train.denoiser: the denoiser trainer (losses, metadata, resumable checkpoints, the learning-rate
+schedule) and export_denoiser."""
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,33 +14,11 @@ from torch import nn
 from ppsolve import modelfile
 from ppsolve.nn.registry import load_denoiser
 from ppsolve.train import export_denoiser, train_denoiser
-from ppsolve.train.cli import main
-from ppsolve.train.recipes import RECIPES
+from tests.train._shared import SIZE, TRAIN, TinyDenoiser, _images, _sampler
 
 
 def _progress(path):
     return modelfile.read_header(path)["progress"]
-
-SIZE = 12  # >= 11, the SSIM window
-
-
-class TinyDenoiser(nn.Module):
-    """v + a small residual CNN with dropout (so the global torch RNG matters for exact resumption)."""
-
-    def __init__(self, width: int = 4):
-        super().__init__()
-        self.width = width
-        self.net = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.Dropout(0.1),
-                                 nn.Conv2d(width, 1, 3, padding=1))
-
-    @property
-    def config(self):
-        return {"width": self.width}
-
-    def forward(self, v):
-        shape = v.shape
-        v4 = v.reshape(-1, 1, *shape[-2:])
-        return (v4 + self.net(v4)).reshape(shape)
 
 
 class NoConfig(nn.Module):
@@ -89,14 +66,7 @@ class TinyComparator(nn.Module):
         return F.mse_loss(self.conv(x_hat.unsqueeze(1)), self.conv(x.unsqueeze(1)).detach())
 
 
-def _images(n, seed):
-    """Smooth random images in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    base = rng.random((n, SIZE // 3, SIZE // 3))
-    return np.clip(np.kron(base, np.ones((3, 3))) + 0.05 * rng.standard_normal((n, SIZE, SIZE)), 0, 1).astype(np.float32)
-
-
-TRAIN, VAL = _images(40, 0), _images(6, 1)
+VAL = _images(6, 1)
 COMMON = {"noise": (0.05, 0.3), "epochs": 2, "batch_size": 8, "lr": 1e-2, "seed": 3, "val_images": VAL,
           "checkpoint_every": 3, "progress": False, "log": None}
 
@@ -286,94 +256,10 @@ def test_export_and_load_denoiser(tmp_path, reference):
     assert meta3["model"]["config"] == {} and isinstance(model3, NoConfig)
 
 
-def test_cli_help():
-    assert "mnist-dae" in RECIPES
-    with pytest.raises(SystemExit) as exit_info:
-        main(["mnist-dae", "--help"])
-    assert exit_info.value.code == 0
-    done = subprocess.run([sys.executable, "-m", "ppsolve.train", "--help"], capture_output=True, text=True,
-                          timeout=120, check=False)
-    assert done.returncode == 0 and "mnist-dae" in done.stdout
-
-
-@pytest.mark.data
-def test_cli_mnist_dae(tmp_path, shared_data, capsys):
-    from ppsolve.nn.dae import DAE as DAENet
-    from ppsolve.prox import DAEProx
-
-    out, ckpt = tmp_path / "zoo" / "mnist-dae.safetensors", tmp_path / "ck.safetensors"
-    args = ["mnist-dae", "--data", str(shared_data / "mnist"), "--train-range", "0:64", "--val-range",
-            "7000:7016", "--epochs", "1", "--batch-size", "32", "--out", str(out), "--checkpoint", str(ckpt),
-            "--no-progress", "--threads", "1"]
-    assert main(args) == 0
-    assert "validation PSNR" in capsys.readouterr().out
-    _, meta = load_denoiser(out)
-    assert meta["extra"]["split"] == {"train": [0, 64], "val": [7000, 7016], "held_out": [8000, 10000]}
-    assert meta["model"]["class"] == "DAE" and out.with_suffix(".json").is_file()
-    prox = DAEProx.from_file(out)
-    assert prox(np.zeros((2, 28, 28)), 0.1).shape == (2, 28, 28)
-    for bad, message in ((["--val-range", "7000:8001"], "held out"), (["--train-range", "0:9000"], "held out"),
-                         (["--val-range", "50:100"], "overlap")):
-        assert main(args + bad) == 2
-        err = capsys.readouterr().err
-        assert message in err and err.count("\n") == 1 and "Traceback" not in err
-
-
-@pytest.mark.data
-def test_cli_natural_gray_unet_and_dncnn(tmp_path, shared_data, capsys):
-    """The natural-gray recipe: a (tiny) SigmaUNet by default, the dilated SigmaDnCNN with --arch dncnn; the
-    exported prior takes its noise level from tau and tiles on the U-Net's grid."""
-    from ppsolve.nn import SigmaDnCNN, SigmaUNet
-    from ppsolve.patches import Patchwise
-    from ppsolve.prox import DenoiserProx
-
-    common = ["natural-gray", "--data", str(shared_data / "train400"), "--epochs", "1", "--steps-per-epoch", "2",
-              "--batch-size", "4", "--no-progress", "--threads", "1"]
-    out = tmp_path / "unet.safetensors"
-    assert main(common + ["--patch", "32", "--widths", "4,8", "--out", str(out),
-                          "--checkpoint", str(tmp_path / "u.ckpt")]) == 0
-    prox = DenoiserProx.from_file(out)
-    assert isinstance(prox.model, SigmaUNet) and prox.model.widths == (4, 8) and prox.sigma_of_tau is not None
-    assert prox.metadata["extra"]["split"]["val"] == ["test_381.png", "test_400.png"]
-    assert Patchwise(prox, patch=64, overlap=24, margin=8).align == 2
-    out = tmp_path / "dncnn.safetensors"
-    assert main(common + ["--arch", "dncnn", "--patch", "30", "--features", "4", "--dilations", "1,2,1",
-                          "--out", str(out), "--checkpoint", str(tmp_path / "d.ckpt")]) == 0
-    assert isinstance(DenoiserProx.from_file(out).model, SigmaDnCNN)
-    capsys.readouterr()
-    for bad, message in ((["--patch", "30"], "multiple of 4"), (["--blind"], "--blind is for --arch dncnn")):
-        assert main(common + bad + ["--out", str(tmp_path / "x.safetensors"), "--checkpoint",
-                                    str(tmp_path / "x.ckpt")]) == 2
-        assert message in capsys.readouterr().err
-
-
-def test_lsuv_init_gives_unit_variance_layers():
-    from ppsolve.nn.init import lsuv_init
-
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU(),
-                        nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 3, padding=1))
-    x = torch.from_numpy(TRAIN[:16]).unsqueeze(1)
-    names = lsuv_init(net, x)
-    assert names == ["0", "2", "4", "6"]
-    h = x
-    with torch.no_grad():
-        for layer in net:
-            h = layer(h)
-            if not isinstance(layer, nn.ReLU):
-                assert float(h.std()) == pytest.approx(1.0, rel=1e-3)
-                assert not layer.bias.any()
-
-
-def _sampler(batch_size, rng):
-    return rng.random((batch_size, SIZE, SIZE)).astype(np.float32)
-
-
 def test_noise_level_input_lr_schedule_and_warmup(tmp_path):
     """A noise-conditional model gets each sample's sigma; the learning rate warms up, then decays to lr_final."""
     from ppsolve.nn.dncnn import SigmaDnCNN
-    from ppsolve.prox import DenoiserProx
-    from ppsolve.prox import sqrt_tau
+    from ppsolve.prox import DenoiserProx, sqrt_tau
 
     seen = []
 
@@ -403,36 +289,3 @@ def test_noise_level_input_lr_schedule_and_warmup(tmp_path):
         train_denoiser(model, _sampler, steps_per_epoch=1, warmup_steps=-1, progress=False, log=None)
     with pytest.raises(ValueError, match="lr_final"):
         train_denoiser(model, _sampler, steps_per_epoch=1, lr_final=0.0, progress=False, log=None)
-
-
-def test_bicubic_or_noise_input():
-    """fraction 0: v = x + sigma n; fraction 1: v = aligned bicubic(y) + sigma n (ppsolve.baselines)."""
-    from ppsolve.interpolation import bicubic_upsample
-    from ppsolve.train import BicubicOrNoise
-
-    x = torch.rand(4, 3, 16, 16, dtype=torch.float64)
-    y = torch.rand(4, 3, 4, 4, dtype=torch.float64)
-    sigma = torch.zeros(4, dtype=torch.float64)
-    g = torch.Generator().manual_seed(0)
-    assert torch.equal(BicubicOrNoise(4, 0.0)(x, y, sigma, g), x)
-    up = BicubicOrNoise(4, 1.0)(x, y, sigma, g)
-    assert np.allclose(up.numpy(), bicubic_upsample(y.numpy(), 4), atol=1e-12)
-    mixed = BicubicOrNoise(4, 0.5)(x, y, sigma + 0.1, torch.Generator().manual_seed(3))
-    assert mixed.shape == x.shape and not torch.equal(mixed, x)
-    with pytest.raises(ValueError, match="fraction"):
-        BicubicOrNoise(4, 1.5)
-
-
-def test_input_fn_reaches_training_and_validation():
-    calls = []
-
-    def input_fn(x, y, sigma, generator):
-        calls.append(y is None)
-        return x + 0.5
-
-    model = TinyDenoiser()
-    meta = train_denoiser(model, _sampler, steps_per_epoch=2, epochs=1, batch_size=2, input_fn=input_fn,
-                          val_images=np.zeros((2, SIZE, SIZE), np.float32), progress=False, log=None)
-    assert calls and all(calls) and len(calls) == 3  # validation once, then two steps
-    assert meta["figures"]["val_input_psnr"] == pytest.approx(10 * np.log10(1 / 0.25))
-    assert "input_fn" in meta["hyper"]
