@@ -4,9 +4,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
+
+from ppsolve.operators import Convolution, motion_kernel
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,3 +40,12 @@ def shared_data() -> Path:
         where = os.environ.get("PPSOLVE_DATA") or str(REPO.parent / "shared" / "data")
         pytest.skip(f"shared data folder not found: {where} (set PPSOLVE_DATA)")
     return path
+
+
+@pytest.fixture(scope="module")
+def blur():
+    """A small periodic motion-blur problem ``(A, x, y)`` shared by the staged-ADMM and restore tests."""
+    A = Convolution(motion_kernel(5, 30, 5), (24, 24))
+    rng = np.random.default_rng(0)
+    x = A.adjoint(A.apply(rng.random((24, 24))))
+    return A, x, A.apply(x) + 0.01 * rng.standard_normal((24, 24))

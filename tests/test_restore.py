@@ -11,14 +11,6 @@ from ppsolve.operators import Convolution, gaussian_kernel, motion_kernel, strid
 from ppsolve.prox import L2, DenoiserProx, as_prox
 
 
-@pytest.fixture(scope="module")
-def blur():
-    A = Convolution(motion_kernel(5, 30, 5), (24, 24))
-    rng = np.random.default_rng(0)
-    x = A.adjoint(A.apply(rng.random((24, 24))))
-    return A, x, A.apply(x) + 0.01 * rng.standard_normal((24, 24))
-
-
 def test_restore_with_a_proximal_starting_points_and_clip(blur):
     A, x, y = blur
     r = restore(y, A, prior=L2(), stages=[(0.3, 3)], lam=0.01, x0="y", clip=(0.2, 0.4))

@@ -9,17 +9,8 @@ import pytest
 
 from ppsolve import ADMM
 from ppsolve.inverses import FourierInverse
-from ppsolve.operators import Convolution, motion_kernel
 from ppsolve.prox import L2
 from ppsolve.staged import parse_stages, sigma_schedule, solve_staged
-
-
-@pytest.fixture(scope="module")
-def blur():
-    A = Convolution(motion_kernel(5, 30, 5), (24, 24))
-    rng = np.random.default_rng(0)
-    x = A.adjoint(A.apply(rng.random((24, 24))))
-    return A, x, A.apply(x) + 0.01 * rng.standard_normal((24, 24))
 
 
 def test_parse_stages_accepts_tuples_and_dicts_and_names_bad_entries():

@@ -52,6 +52,7 @@ from .. import modelfile
 from .._array import is_numpy, is_torch, namespace, to_numpy
 from .._validate import choice, real_number
 from .._version import __version__
+from ..nn.registry import SYMMETRIC_ARCHITECTURES
 from ..nn.symmetric import ARCHITECTURES, build_symmetric_net
 from ..operators.base import LinearOperator
 from . import learned_file
@@ -159,16 +160,10 @@ class LearnedInverse(Inverse):
                 resolved["padding"] = "circular" if self.A.fourier_structure() is not None else "zero"
             if resolved["edge"] == "auto":
                 resolved["edge"] = 0 if resolved["padding"] == "circular" else EDGE_AUTO
-            resolved["edge"] = int(resolved["edge"])
-            resolved["channels"] = int(resolved["channels"])
-            resolved["init_noise"] = float(resolved["init_noise"])
-        else:
-            resolved["channels"] = [int(c) for c in resolved["channels"]]
-        resolved["kernel_size"] = int(resolved["kernel_size"])
         if "scale" not in resolved:
             resolved["scale"] = self._initial_scale()
-        resolved["scale"] = float(resolved["scale"])
-        return resolved
+        # the checks (types, ranges) a model file's options get too: one place, nn.registry
+        return SYMMETRIC_ARCHITECTURES[architecture].config(resolved, f"LearnedInverse[{architecture}] options")
 
     def _initial_scale(self, probes: int = 8) -> float:
         """The best scalar ``s`` in ``min E||e - s M e||^2`` over seeded noise probes (float64, A / A^T only)."""

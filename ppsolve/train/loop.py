@@ -112,7 +112,6 @@ class Trainer:
         self.threads = threads
         self.step = 0  # steps done
         self.seconds = 0.0  # training seconds, over every run that led here
-        self.interrupted = False
         self._saved_at = None
         self._bar = None
         self._started = None
@@ -208,7 +207,6 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _stop(self) -> None:
-        self.interrupted = True
         if self._saved_at != self.step:
             self.save()
         raise KeyboardInterrupt

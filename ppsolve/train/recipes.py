@@ -181,7 +181,9 @@ def _natural_gray_run(args) -> dict:
                                      "val_tiles": len(val)}},
     }
 
+
 CUB_VAL = 40  # the last 40 CUB training birds validate (the 200 after them are the held-out test set)
+
 
 def _cub_sr4_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None,
@@ -238,6 +240,7 @@ def _celeba_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--measurement-noise", type=float, default=0.01, help="default: %(default)s")
     parser.add_argument("--bicubic-fraction", type=float, default=0.5,
                         help="share of inputs v made from the bicubic upsampling of the grey y (default: %(default)s)")
+
 
 def _celeba_run(args) -> dict:
     root = args.data if args.data is not None else _default_data_root() / "celeba" / "images"
