@@ -16,7 +16,21 @@ from .problems import Problem, synthetic_laplace
 from .restore import restore
 
 __all__ = [
-    "ADMM", "ADMMResult", "History", "LearnedInverse", "ConjugateGradient", "DenseInverse", "FourierInverse",
-    "GradientDescent", "make_inverse", "Problem", "synthetic_laplace", "restore", "inverses", "operators", "prox",
-    "zoo", "__version__",
+    "ADMM",
+    "ADMMResult",
+    "ConjugateGradient",
+    "DenseInverse",
+    "FourierInverse",
+    "GradientDescent",
+    "History",
+    "LearnedInverse",
+    "Problem",
+    "__version__",
+    "inverses",
+    "make_inverse",
+    "operators",
+    "prox",
+    "restore",
+    "synthetic_laplace",
+    "zoo",
 ]

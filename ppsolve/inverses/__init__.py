@@ -18,7 +18,7 @@ import math
 from ..operators.base import LinearOperator
 from .base import Inverse, SolveReport, check_beta, relative_residual
 from .dense import DenseInverse
-from .fourier import FourierInverse
+from .fourier import FourierInverse, periodic_preconditioner
 from .iterative import ConjugateGradient, GradientDescent
 from .learned import LearnedInverse
 
@@ -63,7 +63,9 @@ def make_inverse(A: LinearOperator, beta: float, spec="auto", **options) -> Inve
         * ``"gd"``, ``"cg"``, ``"dense"``, ``"fourier"``: ``GradientDescent``, ``ConjugateGradient``,
           ``DenseInverse``, ``FourierInverse`` built as ``Class(A, beta, **options)``.
         * ``"auto"`` (default): ``FourierInverse`` when ``A.fourier_structure()`` is not None (exact, two FFTs),
-          else ``ConjugateGradient``. ``options`` of the class not chosen are dropped, so that
+          else ``ConjugateGradient``, preconditioned by the periodic closed form restricted to the frame
+          (``fourier.periodic_preconditioner``) when ``A.periodic_factor()`` is a crop of a periodic operator
+          (the valid-convolution model of a photograph). ``options`` of the class not chosen are dropped, so that
           e.g. ``make_inverse(A, beta, "auto", tol=1e-6)`` works whichever is chosen; an option neither
           accepts (a typo) is a ``TypeError``.
     options : keyword arguments for the constructor.
@@ -96,6 +98,10 @@ def make_inverse(A: LinearOperator, beta: float, spec="auto", **options) -> Inve
                             f"ConjugateGradient accept {sorted(known)}")
         accepted = inspect.signature(cls.__init__).parameters
         options = {k: v for k, v in options.items() if k in accepted}
+        if cls is ConjugateGradient and "preconditioner" not in options:
+            precondition = periodic_preconditioner(A, beta)
+            if precondition is not None:  # the valid-convolution model: the periodic closed form on the frame
+                options["preconditioner"] = precondition
         return cls(A, beta, **options)
     if key == "learned":
         raise ValueError(

@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from .._array import namespace
-from .._validate import count, real_number
+from .._validate import choice, count, real_number
 from ..operators.base import LinearOperator
 from .base import Inverse, SolveReport
 
@@ -150,9 +150,15 @@ class ConjugateGradient(_Iterative):
     **Without a preconditioner**: plain CG on the full system from ``z_0 = x0`` (or 0), stopping when
     ``||r|| / ||b|| <= tol`` for every batch item (items that have converged are frozen).
 
-    **With a preconditioner** ``M`` (a callable ``r -> M r`` on the *measurement* space, arrays of shape
-    ``(*batch, *A.out_shape)``, approximating ``B = (beta I + A A^T)^{-1}`` and symmetric positive definite,
-    e.g. a learned inverse's network, or an exact ``B`` for a test): preconditioned CG on the small system
+    **With a preconditioner on the input space** (``space="input"``): ``M`` maps ``(*batch, *A.in_shape)``
+    arrays, approximates ``(A^T A + beta I)^{-1}`` and is symmetric positive definite; preconditioned CG on
+    the full system.
+
+    **With a preconditioner on the measurement space** (``space="measurement"``, the default) ``M`` (a
+    callable ``r -> M r`` on arrays of shape ``(*batch, *A.out_shape)``, approximating
+    ``B = (beta I + A A^T)^{-1}`` and symmetric positive definite, e.g. a learned inverse's network, the
+    periodic closed form restricted to the frame of a valid-convolution model
+    (``fourier.periodic_preconditioner``), or an exact ``B`` for a test): preconditioned CG on the small system
 
         (beta I + A A^T) w = A b,        then   z = (b - A^T w) / beta            (Woodbury)
 
@@ -171,7 +177,8 @@ class ConjugateGradient(_Iterative):
     A, beta : the operator and the penalty (> 0).
     tol : relative residual to reach (default 1e-8; float32 inputs bottom out near 1e-7).
     maxiter : iteration limit (default 1000).
-    preconditioner : None, or a callable on measurement-space arrays (see above).
+    preconditioner : None, or a callable (see above).
+    space : "measurement" (default) or "input": where ``preconditioner`` acts.
     track_residual : see ``Inverse``.
     callback : optional ``callback(iteration, residual)``, called with the initial residual (iteration 0) and
         after every iteration.
@@ -180,24 +187,27 @@ class ConjugateGradient(_Iterative):
     name = "cg"
 
     def __init__(self, A: LinearOperator, beta: float, tol: float = 1e-8, maxiter: int = 1000, preconditioner=None,
-                 track_residual: bool = False, callback=None):
+                 track_residual: bool = False, callback=None, space: str = "measurement"):
         super().__init__(A, beta, maxiter, tol, callback, track_residual)
+        self.space = choice(space, "space", ("measurement", "input"))
         if preconditioner is not None and not callable(preconditioner):
-            raise TypeError(f"preconditioner: expected a callable r -> M r on arrays of shape (..., *A.out_shape), "
+            shape = "A.out_shape" if self.space == "measurement" else "A.in_shape"
+            raise TypeError(f"preconditioner: expected a callable r -> M r on arrays of shape (..., *{shape}), "
                             f"got {type(preconditioner).__name__}")
         self.preconditioner = preconditioner
 
     def _solve(self, b, x0):
-        if self.preconditioner is None:
-            return self._cg(b, x0)
+        if self.preconditioner is None or self.space == "input":
+            return self._cg(b, x0, self.preconditioner)
         return self._pcg(b, x0)
 
-    def _cg(self, b, x0):
+    def _cg(self, b, x0, precondition=None):
         xp = namespace(b)
         ndim = len(self.A.in_shape)
         bnorm = _safe(xp.sqrt(self._dot(b, b, ndim)))
         z, r = (xp.zeros_like(b), b) if x0 is None else (x0, b - self._normal(x0))
-        return self._iterate(z, r, self._normal, None, lambda r: xp.sqrt(self._dot(r, r, ndim)) / bnorm, ndim)
+        return self._iterate(z, r, self._normal, precondition, lambda r: xp.sqrt(self._dot(r, r, ndim)) / bnorm,
+                             ndim)
 
     def _pcg(self, b, x0):
         xp = namespace(b)

@@ -2,6 +2,7 @@
 from .base import DENSE_MAX_SIZE, Adjoint, Composition, LinearOperator, Scaled, Sum
 from .color import ColorToGray
 from .convolution import Convolution, strided_convolution
+from .crop import Crop, ValidModel, valid_convolution, valid_strided_convolution
 from .differences import FiniteDifference
 from .dottest import dot_test
 from .elementwise import Diagonal, Identity, Mask, Scale
@@ -9,6 +10,7 @@ from .external import ExternalOperator, from_pylops, from_scipy
 from .flat import to_pylops, to_scipy
 from .kernels import box_kernel, gaussian_kernel, motion_kernel
 from .matrix import MatrixOperator
+from .resize import Resize
 from .sampling import Downsample
 from .shuffle import PixelShuffle, PixelUnshuffle
 from .structure import FourierStructure
@@ -19,6 +21,7 @@ __all__ = [
     "ColorToGray",
     "Composition",
     "Convolution",
+    "Crop",
     "Diagonal",
     "Downsample",
     "ExternalOperator",
@@ -30,9 +33,11 @@ __all__ = [
     "MatrixOperator",
     "PixelShuffle",
     "PixelUnshuffle",
+    "Resize",
     "Scale",
     "Scaled",
     "Sum",
+    "ValidModel",
     "box_kernel",
     "dot_test",
     "from_pylops",
@@ -42,4 +47,6 @@ __all__ = [
     "strided_convolution",
     "to_pylops",
     "to_scipy",
+    "valid_convolution",
+    "valid_strided_convolution",
 ]

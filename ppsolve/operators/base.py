@@ -56,6 +56,18 @@ class LinearOperator:
         """The ``S H R`` structure a Fourier solver can use (``ppsolve.operators.structure``), or None."""
         return None
 
+    def periodic_factor(self) -> tuple[LinearOperator | None, LinearOperator] | None:
+        """``(R, P)`` with ``A = R @ P``, ``P`` an operator with a Fourier structure and ``R`` a restriction of its
+        output (a ``Crop``: ``R R^T = I``; None when ``A = P``), or None when ``A`` has no such factorisation.
+        ``ppsolve.inverses`` preconditions CG with ``R (beta I + P P^T)^{-1} R^T``: the valid-convolution model
+        of a photograph is ``A = C H``. Default: ``(None, self)`` when the operator has a Fourier structure."""
+        return (None, self) if self.fourier_structure() is not None else None
+
+    def factor_after(self, inner: LinearOperator) -> tuple[LinearOperator | None, LinearOperator] | None:
+        """The ``periodic_factor`` of ``self @ inner`` when the composition has no Fourier structure of its own
+        (default: none; a ``Crop`` in front keeps ``inner``'s)."""
+        return None
+
     def _describe(self) -> str:
         """One line naming the operator and its parameters (``repr`` adds the shapes)."""
         return type(self).__name__
@@ -205,6 +217,14 @@ class Composition(LinearOperator):
 
     def fourier_structure(self):
         return compose(self.outer.fourier_structure(), self.inner.fourier_structure())
+
+    def periodic_factor(self):
+        if self.fourier_structure() is not None:
+            return None, self
+        return self.outer.factor_after(self.inner)
+
+    def factor_after(self, inner):
+        return self.outer.factor_after(Composition(self.inner, inner))  # (o i) x = o (i x)
 
     def _describe(self):
         return f"{self.outer._describe()} @ {self.inner._describe()}"

@@ -10,6 +10,19 @@ from .denoiser import CPSDAEProx, DAEProx, DenoiserProx
 from .plug_and_play import PlugAndPlay, bm3d_denoiser, sqrt_tau, tv_denoiser
 
 __all__ = [
-    "L2", "TV", "Box", "CallableProx", "Proximal", "SoftThreshold", "as_prox", "check_tau",
-    "DenoiserProx", "DAEProx", "CPSDAEProx", "PlugAndPlay", "bm3d_denoiser", "tv_denoiser", "sqrt_tau",
+    "L2",
+    "TV",
+    "Box",
+    "CPSDAEProx",
+    "CallableProx",
+    "DAEProx",
+    "DenoiserProx",
+    "PlugAndPlay",
+    "Proximal",
+    "SoftThreshold",
+    "as_prox",
+    "bm3d_denoiser",
+    "check_tau",
+    "sqrt_tau",
+    "tv_denoiser",
 ]
