@@ -1,7 +1,7 @@
 """The ``ppsolve`` command line (``python -m ppsolve`` is the same command).
 
-``ppsolve compare``: the paper's comparison of inverses (``ppsolve.compare``); ``ppsolve train RECIPE``: the
-zoo's training recipes (``ppsolve.train.cli``, also ``python -m ppsolve.train``). Every command takes
+``ppsolve restore IN -o OUT``: restore image files (``ppsolve.photo_cli``); ``ppsolve compare``: the paper's
+comparison of inverses (``ppsolve.compare``); ``ppsolve train RECIPE``: the zoo's training recipes (``ppsolve.train.cli``, also ``python -m ppsolve.train``). Every command takes
 ``--threads N|auto`` (``ppsolve.threads``) and ``--traceback``; errors print one line and exit with status 2.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from . import threads
 from ._cli import add_common_options, run
 from .compare import INVERSE_NAMES, compare, write_report
+from .photo_cli import add_restore_parser, restore_main
 from .train.cli import build_parser as build_train_parser
 from .train.cli import train_main
 
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_common_options(p)
     p.set_defaults(run=_compare)
+    p = add_restore_parser(sub)
+    add_common_options(p)
+    p.set_defaults(run=restore_main)
     train = sub.add_parser("train", help="train a zoo model (the same as python -m ppsolve.train)",
                            description="Train one of the zoo's recipes; see python -m ppsolve.train --help.")
     build_train_parser(parser=train)

@@ -13,8 +13,11 @@ whole image (up to rounding), with memory bounded by a few tiles.
 """
 from __future__ import annotations
 
+import sys
+
 import array_api_compat
 import numpy as np
+from tqdm.auto import tqdm
 
 from . import zoo
 from ._array import is_torch, namespace, to_numpy
@@ -25,7 +28,7 @@ from .inverses.base import Inverse
 from .operators.base import LinearOperator
 from .patches import Patchwise
 from .prox.basic import Proximal
-from .staged import solve_staged
+from .staged import parse_stages, solve_staged
 from .threads import limit
 
 __all__ = ["X0_CHOICES", "restore", "starting_point"]
@@ -63,9 +66,19 @@ def starting_point(x0, y, A: LinearOperator):
     return namespace(y).asarray(up, dtype=y.dtype, device=array_api_compat.device(y))
 
 
+def _counting(bar, callback):
+    """A callback that advances ``bar`` and then calls ``callback`` (if any), passing on its answer."""
+    def advance(k, state):
+        bar.update(1)
+        return callback(k, state) if callback is not None else None
+
+    return advance
+
+
 def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int | None = None,
             beta: float | None = None, x0=None, stages=None, clip=None, patch: bool | None = None,
-            task: str | None = None, threads=None, **admm_options) -> ADMMResult:
+            task: str | None = None, threads=None, device=None, progress: bool = False,
+            **admm_options) -> ADMMResult:
     """Restore ``x`` from ``y = A x + noise`` by (staged) ADMM with a prior; returns the ``ADMMResult``.
 
     The estimate is ``result.x``; ``result.history`` holds the per-iteration records of every stage (pass
@@ -92,8 +105,11 @@ def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int 
     task : for a zoo prior validated on several problems (``info(prior)["tasks"]``, e.g. ``"deblur"`` and
         ``"sr4"`` for ``"natural-gray"``), whose settings to use; default ``info(prior)["admm"]``.
     patch : apply the prior tile by tile (``ppsolve.patches.Patchwise``) with the zoo's tile settings: None
-        (default) when the image is larger than the zoo's ``patch["size"]``; True / False to force.
+        (default) when the image has more pixels than a ``patch["size"]`` square tile (the memory budget: a
+        frame slightly larger than a tile is not split into overlapping tiles); True / False to force.
     threads : threads for the run (``ppsolve.threads``; default ``PPSOLVE_THREADS``, else 1).
+    device : where a zoo prior's network runs (e.g. ``"cuda"``; default the CPU); arrays stay where they are.
+    progress : show a progress bar over the iterations of all stages.
     **admm_options : ``lam`` (default the zoo's; ignored by priors that ignore ``tau``) and ``ADMM.solve``'s
         ``tol``, ``callback`` and ``x_true``.
     """
@@ -117,7 +133,7 @@ def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int 
         tasks = entry.get("tasks") or {}
         if task is not None and task not in tasks:
             raise ValueError(f"restore: the prior {prior!r} has no task {task!r}; its tasks: {sorted(tasks) or 'none'}")
-        settings, prox = (entry["admm"] if task is None else tasks[task]), zoo.load(prior)
+        settings, prox = (entry["admm"] if task is None else tasks[task]), zoo.load(prior, device=device)
     elif isinstance(prior, Proximal):
         if task is not None:
             raise TypeError("restore: task= selects zoo settings; it needs a zoo prior name")
@@ -139,7 +155,7 @@ def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int 
         prox.ensemble = int(settings["ensemble"])
     tiles = entry.get("patch") if isinstance(prior, str) else None
     if tiles is not None:
-        big = max(A.in_shape[-2:]) > tiles["size"]
+        big = A.in_shape[-2] * A.in_shape[-1] > tiles["size"] ** 2
         if patch or (patch is None and big):
             prox = Patchwise(prox, patch=tiles["size"], overlap=tiles["overlap"], margin=tiles["margin"],
                              image_ndim=min(len(A.in_shape), 3))
@@ -149,9 +165,18 @@ def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int 
     if clip is not None:
         low, high = interval(clip, "restore clip")
     lam = admm_options.pop("lam", settings.get("lam", 0.0))
-    with limit(threads):
-        start = starting_point(settings.get("x0", None) if x0 is None else x0, y, A)
-        result = solve_staged(A, prox, y, stages, inverse=inverse, x0=start, lam=lam, **admm_options)
+    bar = None
+    if progress:
+        bar = tqdm(total=sum(s[1] for s in parse_stages(stages)), desc="restore", unit="iteration", leave=False,
+                   dynamic_ncols=True, file=sys.stderr)
+        admm_options["callback"] = _counting(bar, admm_options.get("callback"))
+    try:
+        with limit(threads):
+            start = starting_point(settings.get("x0", None) if x0 is None else x0, y, A)
+            result = solve_staged(A, prox, y, stages, inverse=inverse, x0=start, lam=lam, **admm_options)
+    finally:
+        if bar is not None:
+            bar.close()
     if clip is not None:
         result.x = result.x.clamp(low, high) if is_torch(result.x) else namespace(result.x).clip(result.x, low, high)
     return result

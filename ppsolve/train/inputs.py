@@ -13,7 +13,7 @@ from .._validate import positive_int, real_number
 from ..data import random_crops
 from ..interpolation import cubic_interpolation_matrix
 
-__all__ = ["ArraySampler", "BicubicOrNoise", "CropSampler"]
+__all__ = ["ArraySampler", "BicubicOrNoise", "CropSampler", "GreyAsColour", "MixtureSampler"]
 
 
 class CropSampler:
@@ -41,6 +41,37 @@ class ArraySampler:
         out = self.images[idx].copy()
         out[flip] = out[flip][..., ::-1]
         return out
+
+
+class GreyAsColour:
+    """A sampler of grey images ``(n, h, w)`` as colour ones ``(n, 3, h, w)``: the same grey in every channel."""
+
+    def __init__(self, sampler):
+        self.sampler = sampler
+        self.description = f"grey as colour: {getattr(sampler, 'description', sampler)}"
+
+    def __call__(self, batch_size, rng):
+        grey = np.asarray(self.sampler(batch_size, rng))
+        return np.repeat(grey[:, None], 3, axis=1)
+
+
+class MixtureSampler:
+    """Each sample of a batch from one of ``samplers``, chosen with probabilities ``weights`` (drawn from the
+    batch's ``rng``, so the mixture is as reproducible and resumable as its parts)."""
+
+    def __init__(self, samplers, weights):
+        weights = np.asarray([real_number(w, "MixtureSampler weight") for w in weights], dtype=np.float64)
+        if len(weights) != len(samplers) or weights.sum() <= 0:
+            raise ValueError("MixtureSampler: expected one positive weight per sampler")
+        self.samplers, self.weights = list(samplers), weights / weights.sum()
+        self.description = " + ".join(f"{w:.2f} x [{getattr(s, 'description', s)}]"
+                                      for w, s in zip(self.weights, self.samplers))
+
+    def __call__(self, batch_size, rng):
+        choice = rng.choice(len(self.samplers), size=int(batch_size), p=self.weights)
+        counts = np.bincount(choice, minlength=len(self.samplers))
+        parts = [np.asarray(s(int(c), rng)) for s, c in zip(self.samplers, counts) if c]
+        return np.concatenate(parts)[rng.permutation(int(batch_size))]
 
 
 class BicubicOrNoise:

@@ -112,6 +112,7 @@ class Trainer:
         self.threads = threads
         self.step = 0  # steps done
         self.seconds = 0.0  # training seconds, over every run that led here
+        self.interrupted = False  # True after a run stopped early at a step boundary (Ctrl-C or the callback)
         self._saved_at = None
         self._bar = None
         self._started = None
@@ -207,6 +208,7 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _stop(self) -> None:
+        self.interrupted = True
         if self._saved_at != self.step:
             self.save()
         raise KeyboardInterrupt

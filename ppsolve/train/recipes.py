@@ -37,7 +37,7 @@ from ..nn.dncnn import DnCNN, SigmaDnCNN
 from ..nn.init import lsuv_init
 from ..nn.unet import SigmaUNet
 from .denoiser import array_digest
-from .inputs import ArraySampler, BicubicOrNoise, CropSampler
+from .inputs import ArraySampler, BicubicOrNoise, CropSampler, GreyAsColour, MixtureSampler
 
 __all__ = ["RECIPES", "Recipe"]
 
@@ -185,6 +185,58 @@ def _natural_gray_run(args) -> dict:
 CUB_VAL = 40  # the last 40 CUB training birds validate (the 200 after them are the held-out test set)
 
 
+def _natural_color_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=None,
+                        help="the image-set folder holding cub200/images and train400 (default: $PPSOLVE_DATA); the "
+                             "last 200 CUB birds are held out and never read; never CelebA, Set5/12/14, (C)BSD68")
+    parser.add_argument("--patch", type=int, default=40, help="training crop size (default: %(default)s)")
+    parser.add_argument("--widths", type=_int_list, default=(32, 64, 128), metavar="W1,W2,...",
+                        help="width of each level (default: 32,64,128)")
+    parser.add_argument("--grey-fraction", type=float, default=0.25,
+                        help="share of training crops taken from Train400 1-380 (grey, the same in every channel) "
+                             "for structure (default: %(default)s)")
+    parser.add_argument("--steps-per-epoch", type=int, default=100, help="default: %(default)s")
+
+
+def _natural_color_run(args) -> dict:
+    root = args.data if args.data is not None else _default_data_root()
+    birds, _ = split_last(list_images(root / "cub200" / "images"), CUB_HELD_OUT)
+    train_paths, val_paths = birds[:-CUB_VAL], birds[-CUB_VAL:]
+    colour = load_images(train_paths, mode="RGB")
+    n = args.patch
+    val_full = load_images(val_paths, mode="RGB", crop=3 * n)
+    val = np.stack([im[:, i:i + n, j:j + n] for im in val_full for i in range(0, 3 * n, n) for j in range(0, 3 * n, n)])
+    torch.manual_seed(args.seed)
+    model = SigmaUNet(channels=3, widths=args.widths, blocks=1)
+    if n % model.multiple:
+        raise ValueError(f"--patch {n}: the U-Net needs a multiple of {model.multiple}")
+    description = (f"CUB {len(train_paths)} birds {train_paths[0].parent.name}/{train_paths[0].name}.."
+                   f"{train_paths[-1].parent.name}/{train_paths[-1].name}, random {n}x{n} RGB crops with "
+                   f"flips/rotations, float32 in [0, 1], sha256 {array_digest(colour)}")
+    sampler = CropSampler(colour, n, description)
+    grey_fraction = float(args.grey_fraction)
+    if not 0.0 <= grey_fraction < 1.0:
+        raise ValueError(f"--grey-fraction {grey_fraction}: expected a number in [0, 1)")
+    split = {"train": len(train_paths), "val": [f"{p.parent.name}/{p.name}" for p in (val_paths[0], val_paths[-1])],
+             "val_tiles": len(val), "held_out": f"the last {CUB_HELD_OUT} CUB birds in list_images order"}
+    if grey_fraction > 0:
+        grey_paths = list_images(root / "train400")[:-TRAIN400_VAL]
+        grey = load_images(grey_paths)
+        grey_sampler = GreyAsColour(CropSampler(grey, n, f"Train400 {len(grey_paths)} images {grey_paths[0].name}.."
+                                                         f"{grey_paths[-1].name}, sha256 {array_digest(grey)}"))
+        sampler = MixtureSampler([sampler, grey_sampler], [1.0 - grey_fraction, grey_fraction])
+        split["grey"] = [grey_paths[0].name, grey_paths[-1].name]
+    return {
+        "model": model,
+        "images": sampler,
+        "steps_per_epoch": args.steps_per_epoch,
+        "val_images": val,
+        "noise_level_input": True,
+        "data_description": sampler.description,
+        "extra_metadata": {"recipe": "natural-color", "patch": n, "grey_fraction": grey_fraction, "split": split},
+    }
+
+
 def _cub_sr4_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None,
                         help="the CUB-200 images folder (species folders of 227 x 227 JPEGs; default: "
@@ -303,6 +355,16 @@ RECIPES: dict[str, Recipe] = {
                     "per crop. The zoo's natural-gray prior (deblurring and grey super-resolution).",
         add_arguments=_natural_gray_arguments,
         build=_natural_gray_run,
+        defaults={"epochs": 44, "batch_size": 32, "lr": 1e-3, "lr_final": 1e-4, "noise": (0.0, 0.15), "loss": "l2"},
+    ),
+    "natural-color": Recipe(
+        help="a noise-conditional colour natural-image denoiser (small U-Net) trained on CUB birds and Train400",
+        description="Train ppsolve.nn.unet.SigmaUNet(channels=3) as a Gaussian denoiser on random crops of the CUB "
+                    "birds but the last 240 (the last 40 of them validate, the last 200 are held out), a share of "
+                    "them from Train400 1-380 in grey, noise standard deviation uniform in --noise per crop. The "
+                    "zoo's natural-color prior (colour deblurring and super-resolution).",
+        add_arguments=_natural_color_arguments,
+        build=_natural_color_run,
         defaults={"epochs": 44, "batch_size": 32, "lr": 1e-3, "lr_final": 1e-4, "noise": (0.0, 0.15), "loss": "l2"},
     ),
     "cub-sr4-cpsdae": Recipe(

@@ -139,9 +139,10 @@ REGISTRY["natural-gray"] = {
            "the stages set sigma directly (lam = 2 beta sigma^2)",
     "operator": {"validated_for": _NATURAL, "operator_agnostic": True},
     "prox_options": {"clip": [0, 1]},
-    # Tiles for images larger than 256 x 256 on the U-Net's grid (starts at multiples of 4): margin 28 >= the
-    # receptive radius 25, so the tiled prior equals the whole-image one (ppsolve.patches).
-    "patch": {"size": 256, "overlap": 60, "margin": 28},
+    # Tiles of 1024 x 1024 (the memory budget: their activations) for images with more pixels than one tile, on
+    # the U-Net's grid (starts at multiples of 4): margin 28 >= the receptive radius 25, so the tiled prior
+    # equals the whole-image one (ppsolve.patches).
+    "patch": {"size": 1024, "overlap": 60, "margin": 28},
     "tasks": {
         "deblur": {
             "operator": "motion blur: motion_kernel(9, 30, 9) = kernels/motion9_30deg.txt, periodic",
@@ -208,7 +209,7 @@ REGISTRY["cub-sr4-cpsdae"] = {
         "note": "conditioned on y: only for this operator (factor 4, 3 channels); H, W divisible by 4",
     },
     "prox_options": {"clip": [0, 1]},
-    "patch": {"size": 256, "overlap": 120, "margin": 48},
+    "patch": {"size": 1024, "overlap": 120, "margin": 48},
     "admm": {
         "stages": [[0.3, 2]],
         "x0": "bicubic",

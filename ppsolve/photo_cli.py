@@ -1,0 +1,184 @@
+"""``ppsolve restore IN [IN ...] -o OUT``: image files in, restored image files out (``ppsolve.photo``).
+
+OUT is a file for one input, a folder for several (created; each output named after its input). The output
+extension picks the format; into a folder, a JPEG input becomes a PNG (``--format`` to choose). The output
+keeps the input's bit depth, grey or colour mode and alpha channel (upscaled with the image for ``--sr``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .files import output_target
+from .imagefile import FORMATS, ImageFile, read_image, write_image
+from .metrics import psnr, ssim
+from .operators import Resize, gaussian_kernel, motion_kernel
+from .photo import BOUNDARIES, DOWNSCALERS, INVERSES, restore_image
+
+__all__ = ["add_restore_parser", "read_kernel", "restore_main"]
+
+
+def read_kernel(path) -> np.ndarray:
+    """A point-spread function from a file: ``.txt`` (a matrix of numbers), ``.npy`` (no pickles) or an image
+    (grey; colour is averaged); normalised to sum 1. One-line errors for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--kernel {path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".txt":
+            k = np.loadtxt(path, ndmin=2)
+        elif suffix == ".npy":
+            k = np.load(path, allow_pickle=False)
+        else:
+            image = read_image(path).pixels
+            k = image.mean(axis=0) if image.ndim == 3 else image
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--kernel {path}: not a readable kernel ({err})") from None
+    k = np.asarray(k, dtype=np.float64)
+    if k.ndim != 2 or 0 in k.shape:
+        raise ValueError(f"--kernel {path}: expected a 2-D point-spread function, got shape {k.shape}")
+    if not np.all(np.isfinite(k)) or np.any(k < 0) or k.sum() <= 0:
+        raise ValueError(f"--kernel {path}: expected finite, non-negative values with a positive sum")
+    return k / k.sum()
+
+
+def _noise(text: str):
+    if text == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a noise level in [0, 1) on the intensity scale, or auto; got {text!r}")
+    return value
+
+
+def add_restore_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("restore", help="restore image files (deblur, super-resolve, denoise)",
+                       description="Restore photographs by ADMM with a learned prior. The forward model: a blur "
+                                   "(--kernel, --motion or --gaussian), a downscaling (--sr), both, or neither "
+                                   "(denoising); the scene past the frame is unknown unless --boundary says "
+                                   "otherwise.")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="image files (PNG, TIFF, JPEG)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
+                   help="the output file (one input) or folder (several)")
+    blur = p.add_mutually_exclusive_group()
+    blur.add_argument("--kernel", type=Path, help="the blur's point-spread function: .txt, .npy or an image file")
+    blur.add_argument("--motion", type=float, nargs=2, metavar=("LENGTH", "ANGLE"),
+                      help="a linear motion blur of LENGTH pixels at ANGLE degrees")
+    blur.add_argument("--gaussian", type=float, metavar="SIGMA", help="a Gaussian blur of standard deviation SIGMA")
+    p.add_argument("--sr", type=int, choices=(2, 3, 4), help="super-resolve: the output is FACTOR times larger")
+    p.add_argument("--downscaler", choices=DOWNSCALERS, default=None,
+                   help="how the low-resolution image was made: bicubic (Pillow's Image.resize, the default with "
+                        "--sr and no blur option) or gaussian (3x3 Gaussian, every FACTOR-th pixel)")
+    p.add_argument("--noise", type=_noise, default="auto", metavar="SIGMA|auto",
+                   help="noise standard deviation on the [0, 1] scale (default: estimated from the image)")
+    p.add_argument("--boundary", choices=BOUNDARIES, default="unknown",
+                   help="the scene past the frame: unknown (default: no assumption), periodic or reflect")
+    p.add_argument("--prior", default=None, help="a zoo prior (default: natural-gray, natural-color for colour)")
+    p.add_argument("--inverse", choices=INVERSES, default="auto", help="the least-squares solver (default: auto)")
+    p.add_argument("--reference", type=Path, help="a sharp image: print PSNR and SSIM against it")
+    p.add_argument("--compare", type=Path, metavar="FILE.png", help="write the input and the output side by side")
+    p.add_argument("--format", choices=sorted({v.lower() for v in FORMATS.values()}), default=None,
+                   help="output format for a folder (default: the input's; PNG for JPEG inputs)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per image")
+    p.add_argument("--device", default=None, help="where the prior runs: cpu (default) or cuda")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _output_for(path: Path, args, several: bool) -> Path:
+    out = args.output
+    if not several and not out.is_dir():
+        return out
+    suffix = {"png": ".png", "tiff": ".tif", "jpeg": ".jpg"}.get(args.format or "", None)
+    if suffix is None:
+        suffix = ".png" if path.suffix.lower() in (".jpg", ".jpeg") else path.suffix.lower()
+        suffix = suffix if suffix in FORMATS else ".png"
+    return out / f"{path.stem}{suffix}"
+
+
+def _kernel_of(args):
+    if args.kernel is not None:
+        return read_kernel(args.kernel)
+    if args.motion is not None:
+        return motion_kernel(args.motion[0], args.motion[1])
+    if args.gaussian is not None:
+        radius = max(1, int(np.ceil(3 * args.gaussian)))
+        return gaussian_kernel(2 * radius + 1, args.gaussian)
+    return None
+
+
+def _side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The input (nearest-upscaled to the output's size) and the output, side by side, grey or colour."""
+    f = after.shape[-1] // before.shape[-1]
+    if f > 1:
+        before = np.repeat(np.repeat(before, f, axis=-2), f, axis=-1)
+    before = before[..., : after.shape[-2], : after.shape[-1]]
+    gap = np.ones(after.shape[:-1] + (8,))
+    return np.concatenate([before, gap, after], axis=-1)
+
+
+def _restore_one(path: Path, out: Path, args, kernel) -> dict:
+    image = read_image(path)
+    start = time.process_time()
+    result = restore_image(image.pixels, kernel=kernel, sr=args.sr, downscaler=args.downscaler,
+                           boundary=args.boundary, noise=args.noise, prior=args.prior, inverse=args.inverse,
+                           device=args.device, progress=not args.quiet, threads=args.threads)
+    seconds = time.process_time() - start
+    like = image
+    if image.alpha is not None and args.sr:  # the alpha channel grows with the image
+        alpha = image.alpha.astype(np.float64) / (65535 if image.alpha.dtype == np.uint16 else 255)
+        up = Resize(alpha.shape, result.x.shape[-2:]).apply(alpha)
+        like = ImageFile(result.x, image.bit_depth, np.rint(np.clip(up, 0, 1) * 255).astype(np.uint8), image.format)
+    written = write_image(out, result.x, like=like)
+    report = {"input": str(path), "output": str(written), "shape": list(result.x.shape), "noise": result.noise,
+              "noise_estimated": result.noise_estimated, "prior": result.prior, "cpu_seconds": seconds,
+              "task": result.model.task}
+    if args.reference is not None:
+        ref = read_image(args.reference).pixels
+        if ref.shape != result.x.shape:
+            raise ValueError(f"--reference {args.reference}: shape {ref.shape}, the output has {result.x.shape}")
+        report["psnr"] = psnr(result.x, ref)
+        report["ssim"] = ssim(result.x, ref)
+    if args.compare is not None:
+        write_image(args.compare, _side_by_side(image.pixels, result.x), bit_depth=8)
+        report["compare"] = str(args.compare)
+    return report
+
+
+def restore_main(args) -> int:
+    """Run a parsed ``ppsolve restore`` command."""
+    several = len(args.inputs) > 1
+    for path in args.inputs:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such image file")
+    if several:
+        if args.output.exists() and not args.output.is_dir():
+            raise ValueError(f"-o {args.output}: several inputs need an output folder")
+        if args.reference is not None or args.compare is not None:
+            raise ValueError("--reference and --compare are for one input")
+        args.output.mkdir(parents=True, exist_ok=True)
+    outputs = [_output_for(path, args, several) for path in args.inputs]
+    for out in outputs:
+        if out.suffix.lower() not in FORMATS:
+            raise ValueError(f"-o {out}: unknown output format {out.suffix!r}; expected one of {', '.join(FORMATS)}")
+        output_target(out)  # refuses a folder, a device or a FIFO before any work
+    kernel = _kernel_of(args)
+    for path, out in zip(args.inputs, outputs):
+        report = _restore_one(path, out, args, kernel)
+        if args.json:
+            print(json.dumps(report))
+        else:
+            extra = f", PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f}" if "psnr" in report else ""
+            how = "estimated" if report["noise_estimated"] else "given"
+            print(f"{path} -> {report['output']} ({report['task']}, prior {report['prior']}, noise {report['noise']:.4f} "
+                  f"{how}, {report['cpu_seconds']:.1f} CPU-s{extra})", file=sys.stdout)
+    return 0
