@@ -1,6 +1,7 @@
 """The ``ppsolve`` command line (``python -m ppsolve`` is the same command).
 
-``ppsolve restore IN -o OUT``: restore image files (``ppsolve.photo_cli``); ``ppsolve compare``: the paper's
+``ppsolve restore IN -o OUT``: restore image files, ``ppsolve kernel``: a blur kernel from calibration pairs
+(``ppsolve.photo_cli``); ``ppsolve compare``: the paper's
 comparison of inverses (``ppsolve.compare``); ``ppsolve train RECIPE``: the zoo's training recipes (``ppsolve.train.cli``, also ``python -m ppsolve.train``). Every command takes
 ``--threads N|auto`` (``ppsolve.threads``) and ``--traceback``; errors print one line and exit with status 2.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 from . import threads
 from ._cli import add_common_options, run
 from .compare import INVERSE_NAMES, compare, write_report
-from .photo_cli import add_restore_parser, restore_main
+from .photo_cli import add_kernel_parser, add_restore_parser, kernel_main, restore_main
 from .train.cli import build_parser as build_train_parser
 from .train.cli import train_main
 
@@ -54,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add_restore_parser(sub)
     add_common_options(p)
     p.set_defaults(run=restore_main)
+    p = add_kernel_parser(sub)
+    add_common_options(p)
+    p.set_defaults(run=kernel_main)
     train = sub.add_parser("train", help="train a zoo model (the same as python -m ppsolve.train)",
                            description="Train one of the zoo's recipes; see python -m ppsolve.train --help.")
     build_train_parser(parser=train)
