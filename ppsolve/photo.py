@@ -60,11 +60,15 @@ INVERSES = ("auto", "fourier", "cg", "learned", "learned-pcg")
 #: the lowest noise level the stages end at: 8-bit quantisation alone is 1 / (255 sqrt(12)) = 0.0011
 NOISE_FLOOR = 0.002
 
-#: the stage rule per task: sigma from ``start`` to the noise level in ``steps`` geometric steps of
-#: ``iterations`` ADMM iterations each, ``beta = lam noise^2 / sigma^2`` (see ``stages_for``)
+#: the stage rule per task (and SR factor): sigma from ``start`` to the noise level in ``steps`` geometric steps
+#: of ``iterations`` ADMM iterations each, ``beta = lam noise^2 / sigma^2`` (see ``stages_for``). Deblurring:
+#: the zoo's validated rule (BSD68 test001-004, motion blur, noise 0.01), checked on other kernels and noise
+#: levels; SR: chosen per factor on Pillow-downscaled test001-004 (benchmarks/sr_photo.py --tune)
 STAGE_RULES = {
     "deblur": {"start": 0.3, "steps": 8, "lam": 0.5, "iterations": 1},
-    "sr": {"start": 0.3, "steps": 6, "lam": 0.2, "iterations": 2},
+    "sr2": {"start": 0.3, "steps": 6, "lam": 0.2, "iterations": 2},
+    "sr3": {"start": 0.3, "steps": 6, "lam": 0.2, "iterations": 2},
+    "sr4": {"start": 0.3, "steps": 6, "lam": 0.2, "iterations": 2},
 }
 
 
@@ -123,13 +127,15 @@ def forward_model(shape, kernel=None, sr=None, downscaler=None, boundary: str = 
     return ForwardModel(Downsample(f, high) @ Convolution(k, high, boundary="reflect"), "sr", f)
 
 
-def stages_for(task: str, noise: float) -> list:
-    """The ADMM stages ``[(beta, iterations, sigma), ...]`` for ``task`` at noise level ``noise`` (see the
-    module docstring); denoising is one application of the prior at the noise level."""
+def stages_for(task: str, noise: float, factor: int = 4) -> list:
+    """The ADMM stages ``[(beta, iterations, sigma), ...]`` for ``task`` (``"denoise"``, ``"deblur"`` or
+    ``"sr"`` by ``factor``) at noise level ``noise`` (see the module docstring); denoising is one application
+    of the prior at the noise level."""
     noise = max(real_number(noise, "noise"), NOISE_FLOOR)
     if task == "denoise":
         return [(1e-6, 1, noise)]
-    rule = STAGE_RULES[choice(task, "task", tuple(STAGE_RULES))]
+    key = f"sr{integer(factor, 'factor', 2, 4)}" if task == "sr" else task
+    rule = STAGE_RULES[choice(key, "task", tuple(STAGE_RULES))]
     start = max(rule["start"], noise)
     return sigma_schedule(start, noise, rule["steps"], rule["lam"] * noise**2, rule["iterations"])
 
@@ -214,7 +220,7 @@ def restore_image(y, *, kernel=None, sr=None, downscaler=None, boundary: str = "
         noise = estimate_noise(y)
     noise = real_number(noise, "noise")
     name, per_channel = _prior_for(y.ndim == 3, prior)
-    stages = stages_for(model.task, noise)
+    stages = stages_for(model.task, noise, model.factor if model.task == "sr" else 4)
     # a grey prior on a colour image: one grey problem per channel, solved as a batch of three
     run = forward_model(y.shape[-2:], kernel, sr, downscaler, boundary) if per_channel else model
     result = restore(y, run.operator, prior=name, stages=stages, x0=_start(run, y), inverse=_inverse(inverse, run),
