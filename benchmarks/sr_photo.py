@@ -18,8 +18,6 @@ Run:   python benchmarks/sr_photo.py --factor 4 [--colour] [--images N] [--tune]
 """
 from __future__ import annotations
 
-import _timing  # noqa: F401 - thread settings before NumPy / torch start their pools
-
 import argparse
 import itertools
 import json
@@ -27,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+import _timing  # noqa: F401 - thread settings before NumPy / torch start their pools
 import numpy as np
 from PIL import Image
 

@@ -12,6 +12,7 @@ from . import inverses, operators, prox, zoo
 from ._version import __version__
 from .admm import ADMM, ADMMResult, History
 from .inverses import ConjugateGradient, DenseInverse, FourierInverse, GradientDescent, LearnedInverse, make_inverse
+from .photo import restore_image
 from .problems import Problem, synthetic_laplace
 from .restore import restore
 
@@ -31,6 +32,7 @@ __all__ = [
     "operators",
     "prox",
     "restore",
+    "restore_image",
     "synthetic_laplace",
     "zoo",
 ]

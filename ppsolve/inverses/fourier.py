@@ -177,18 +177,26 @@ def _tracks_grad(x) -> bool:
     return x.requires_grad and torch.is_grad_enabled()
 
 
-def periodic_preconditioner(A: LinearOperator, beta: float):
+def periodic_preconditioner(A: LinearOperator, beta: float, periodic_inverse=None):
     """``r -> R (beta I + P P^T)^{-1} R^T r`` on ``A``'s measurement space for an operator ``A = R @ P`` with a
     ``periodic_factor`` (``R`` a crop, ``P`` periodic: the valid-convolution model), or None. It is the closed
     form of the periodic problem restricted to the frame: symmetric positive definite, and a preconditioner for
-    CG on ``(beta I + A A^T) w = A b`` that cuts the iterations several times at small ``beta``."""
+    CG on ``(beta I + A A^T) w = A b`` that cuts the iterations several times at small ``beta``.
+
+    ``periodic_inverse``: another symmetric positive definite approximation of ``(beta I + P P^T)^{-1}`` on
+    ``P``'s measurement grid to restrict instead of the closed form, e.g. a learned inverse of ``P``
+    (``LearnedInverse.train(P, beta).preconditioner()``)."""
     factor = A.periodic_factor()
     if factor is None or factor[0] is None:
         return None
     restriction, periodic = factor
-    inverse = FourierInverse(periodic, beta)
+    if periodic_inverse is None:
+        periodic_inverse = FourierInverse(periodic, beta).measurement_inverse
+    elif not callable(periodic_inverse):
+        raise TypeError(f"periodic_preconditioner: periodic_inverse must be a callable r -> M r on arrays of shape "
+                        f"(..., *{tuple(periodic.out_shape)}), got {type(periodic_inverse).__name__}")
 
     def precondition(r):
-        return restriction.apply(inverse.measurement_inverse(restriction.adjoint(r)))
+        return restriction.apply(periodic_inverse(restriction.adjoint(r)))
 
     return precondition

@@ -72,10 +72,12 @@ EDGE_AUTO = 4
 
 
 class _Preconditioner:
-    """``r -> C r + shift r`` on the measurement space (see ``LearnedInverse.preconditioner``)."""
+    """``r -> C r + shift r`` on the measurement space (Woodbury form) or the input space (direct form): ``space``
+    (see ``LearnedInverse.preconditioner``)."""
 
     def __init__(self, owner: LearnedInverse, shift: float, lambda_min: float, lambda_max: float):
         self._owner, self.shift = owner, float(shift)
+        self.space = "measurement" if owner.form == "woodbury" else "input"
         self.lambda_min_estimate, self.lambda_max_estimate = float(lambda_min), float(lambda_max)
 
     def __call__(self, r):
@@ -263,9 +265,15 @@ class LearnedInverse(Inverse):
 
     # -- preconditioner ---------------------------------------------------------------------------------------------
     def preconditioner(self, shift: float | None = None, iterations: int = 30, seed: int = 0) -> _Preconditioner:
-        """``M r = C r + shift r``: a symmetric positive definite approximation of ``(beta I + A A^T)^{-1}`` on the
-        measurement space, for preconditioned CG on the small system ``(beta I + A A^T) w = A b``
-        (``ConjugateGradient(A, beta, preconditioner=inverse.preconditioner())``).
+        """``M r = C r + shift r``: a symmetric positive definite approximation of the inverse the network learned,
+        for preconditioned CG. Its ``space`` says where it acts:
+
+        * Woodbury form: ``M ~ (beta I + A A^T)^{-1}`` on the measurement space, for CG on the small system
+          ``(beta I + A A^T) w = A b`` (``ConjugateGradient(A, beta, preconditioner=inverse.preconditioner())``);
+        * direct form: ``M ~ (A^T A + beta I)^{-1}`` on the input space (``ConjugateGradient(A, beta,
+          preconditioner=M, space="input")``). For a convolution ``A^T A = A A^T``, so ``M`` is also
+          ``(beta I + A A^T)^{-1}``: a periodic blur's learned inverse, restricted to the frame, preconditions the
+          valid model ``crop o blur`` (``fourier.periodic_preconditioner(A, beta, periodic_inverse=M)``).
 
         Only the ``"linear"`` architecture qualifies: ``C = F^T F`` is symmetric and positive semi-definite by
         construction. Definiteness: ``iterations`` power iterations estimate ``lambda_max(C)``, as many on
@@ -276,9 +284,6 @@ class LearnedInverse(Inverse):
         it changes ``M`` by about ``1e-6`` relative. The estimates are kept on the returned callable
         (``lambda_min_estimate``, ``lambda_max_estimate``, ``shift``).
         """
-        if self.form != "woodbury":
-            raise ValueError("preconditioner: it preconditions the small system (beta I + A A^T) w = A b of the "
-                             f"Woodbury form; this inverse has form {self.form!r}")
         if self.architecture != "linear":
             raise ValueError(
                 f"preconditioner: the {self.architecture!r} network has ReLU activations, so C is neither linear "

@@ -383,8 +383,32 @@ def test_form_auto_picks_direct_for_square_operators(op):
         LearnedInverse(op, BETA, form="direct")
     with pytest.raises(ValueError, match="form: expected one of"):
         LearnedInverse(op, BETA, form="fast")
-    with pytest.raises(ValueError, match="preconditioner.*form 'direct'"):
-        LearnedInverse(blur, BETA).preconditioner()
+
+
+def test_direct_form_preconditions_the_valid_model_restricted_to_the_frame():
+    """A direct-form inverse of the periodic blur on the extended grid (for a convolution ``A^T A = A A^T``),
+    restricted to the frame, as the measurement-space preconditioner of the valid model crop o blur (no closed
+    form): the same solution as plain CG, in far fewer iterations (measured: 86 -> 29 here, the closed form's
+    restriction 26)."""
+    from ppsolve.inverses import ConjugateGradient
+    from ppsolve.inverses.fourier import periodic_preconditioner
+    from ppsolve.operators import motion_kernel, valid_convolution
+
+    k, beta = motion_kernel(7, 30), 1e-2
+    A = valid_convolution(k, (24, 24))
+    periodic = A.periodic_factor()[1]
+    M = LearnedInverse.train(periodic, beta, kernel_size=11, steps=400, seed=0, progress=False).preconditioner()
+    assert M.space == "input"
+    b = np.random.default_rng(0).standard_normal(A.in_shape)
+    plain = ConjugateGradient(A, beta, tol=1e-8, maxiter=2000)
+    pcg = ConjugateGradient(A, beta, tol=1e-8, maxiter=2000, preconditioner=periodic_preconditioner(A, beta, M))
+    (z, plain_report), (zp, pcg_report) = plain.solve_report(b), pcg.solve_report(b)
+    assert plain_report.converged and pcg_report.converged
+    assert np.linalg.norm(zp - z) < 1e-5 * np.linalg.norm(z)
+    assert pcg_report.iterations * 2 < plain_report.iterations
+    assert LearnedInverse(Convolution(k, (16, 16)), BETA, form="woodbury").preconditioner().space == "measurement"
+    with pytest.raises(TypeError, match="periodic_inverse must be a callable"):
+        periodic_preconditioner(A, beta, np.eye(3))
 
 
 def test_direct_form_is_c_b_and_beats_woodbury_on_a_motion_blur():
