@@ -8,9 +8,8 @@ The image (default: BSD68 test005, the whole 481 x 321 picture) is blurred with 
 * the Wiener filter at its best regularisation for this image (an oracle: it uses the ground truth),
 * TV-ADMM (lam = 0.0015, chosen on BSD68 test001-004),
 * ``ppsolve.restore(y, A, prior="natural-gray")``: staged ADMM with the zoo's deblurring settings. The image
-  is larger than the prior's 256 x 256 tile, so the prior runs tile by tile (``ppsolve.patches.Patchwise``,
-  section 3.4) with margins covering its receptive field: the result equals the whole-image one, with memory
-  bounded by a few tiles. The z-update is the exact ``FourierInverse`` or, with ``--inverse learned``,
+  is within the prior's tile budget (1024 x 1024 pixels), so the prior runs on it whole (beyond the budget it
+  would run tile by tile, ``ppsolve.patches.Patchwise``, section 3.4, with the same result). The z-update is the exact ``FourierInverse`` or, with ``--inverse learned``,
   ``LearnedInverse``s trained from noise (direct form, on 128 x 128, kernels of 31 x 31 or, below beta = 0.01,
   63 x 63: ``ppsolve.experiments.natural.deblur_inverse_options``; one per stage's beta,
   cached in the output folder).
