@@ -64,9 +64,12 @@ def _pillow(image: np.ndarray, size) -> np.ndarray:
     return np.moveaxis(out, -1, 0) if out.ndim == 3 else out
 
 
-def candidates():
-    return [dict(start=s, steps=n, lam=lam, iterations=it)
-            for s, n, lam, it in itertools.product((0.2, 0.3), (6, 10), (0.1, 0.2, 0.5), (2, 3))]
+def candidates(factor: int):
+    """The rules scored by ``--tune``: at 4x three schedules (6 stages of 2 iterations from 0.3, 12 of 2 from
+    0.2, 24 of 1 from 0.2: DPIR's count) by three lams; at 2x and 3x the first two at lam 0.1."""
+    schedules = [(0.3, 6, 2), (0.2, 12, 2)] + ([(0.2, 24, 1)] if factor == 4 else [])
+    lams = (0.1, 0.2, 0.4) if factor == 4 else (0.1,)
+    return [dict(start=s, steps=n, lam=lam, iterations=it) for (s, n, it), lam in itertools.product(schedules, lams)]
 
 
 def run_rule(y, factor, rule, noise):
@@ -101,7 +104,7 @@ def main(argv=None):
     if args.tune:
         rows = []
         base = float(np.mean([score(_pillow(y[i], (size, size)), x[i]) for i in range(len(x))]))
-        for rule in candidates():
+        for rule in candidates(f):
             t = time.process_time()
             value = float(np.mean([score(run_rule(y[i], f, rule, QUANTISATION), x[i]) for i in range(len(x))]))
             rows.append({**rule, "psnr": value, "gain_over_pillow": value - base,

@@ -169,6 +169,42 @@ def test_natural_priors_are_registered_with_their_settings():
     assert prox.sigma_of_tau is not None and prox.clip == (0.0, 1.0)
 
 
+def test_natural_color_is_registered_with_its_training():
+    colour = zoo.info("natural-color")
+    assert colour["channels"] == 3 and colour["kind"] == "prox" and colour["admm"] == colour["tasks"]["deblur"]
+    training = colour["training"]
+    assert training["model"]["config"]["channels"] == 3 and training["hyper"]["noise_level_input"]
+    assert "CUB" in training["data"] and "Train400" in training["data"]
+    assert not any(name in training["data"] for name in ("CelebA", "BSD68", "Set5", "Set14", "celeba"))
+    assert training["extra"]["split"]["held_out"].startswith("the last 200 CUB birds")
+    prox = zoo.load("natural-color")
+    assert prox.sigma_of_tau is not None and prox.clip == (0.0, 1.0)
+    assert zoo.info("natural-color")["patch"]["margin"] >= prox.model.receptive_radius
+
+
+def test_natural_color_deblurs_colour_better_than_grey_per_channel(shared_data):
+    """A CBSD68 crop past the four tuning images (96 x 96 of the fifth), each channel blurred by the motion kernel
+    with the scene past the frame, noise 0.01: restore_image with the colour prior against the grey prior on
+    each channel. Measured when written: blurred 27.07 dB, grey prior per channel 30.50, colour prior 31.61;
+    asserted: the colour prior ahead by 0.3 dB."""
+    from scipy.ndimage import correlate
+
+    from ppsolve import restore_image
+    from ppsolve.data import list_images, load_image
+    from ppsolve.metrics import psnr
+
+    full = np.asarray(load_image(list_images(shared_data / "cbsd68")[4], mode="RGB"), dtype=np.float64)
+    k = np.loadtxt(shared_data / "kernels" / "motion9_30deg.txt")
+    t, left = (full.shape[1] - 96) // 2, (full.shape[2] - 96) // 2
+    x = full[:, t:t + 96, left:left + 96]
+    y = np.stack([correlate(c, k, mode="reflect") for c in full])[:, t:t + 96, left:left + 96]
+    y = y + 0.01 * np.random.default_rng(0).standard_normal(y.shape)
+    colour = restore_image(y, kernel=k, noise=0.01)
+    grey = restore_image(y, kernel=k, noise=0.01, prior="natural-gray")
+    assert colour.prior == "natural-color"
+    assert psnr(colour.x, x) > psnr(grey.x, x) + 0.3, (psnr(colour.x, x), psnr(grey.x, x))
+
+
 def test_natural_gray_deblurs_a_real_image(shared_data):
     """One BSD68 crop (128 x 128 of test005, never tuned on), the zoo's deblurring settings, exact inverse.
     Measured when written: 25.4 dB blurred, 27.4 dB Wiener-best (oracle), 30.2 dB restored (30.0 with the first,
