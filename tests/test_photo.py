@@ -52,3 +52,53 @@ def test_denoising_is_one_application_of_the_prior_at_the_noise_level():
     result = restore_image(y, noise=0.05)
     assert result.model.task == "denoise" and not result.noise_estimated
     assert np.mean((result.x - x) ** 2) < 0.3 * np.mean((y - x) ** 2)
+
+
+# -- on real photographs (BSD68 crops past the four tuning images) --------------------------------------------------
+
+def _photo(shared_data, size=112, index=4, sigma=0.01):
+    """(sharp crop, its photograph): the whole image blurred by the motion kernel, the central crop kept (the
+    scene goes on past the frame), noise ``sigma`` (seed 0)."""
+    from scipy.ndimage import correlate
+
+    from ppsolve.data import list_images, load_image
+
+    full = np.asarray(load_image(list_images(shared_data / "bsd68")[index], mode="L"), dtype=np.float64)
+    k = np.loadtxt(shared_data / "kernels" / "motion9_30deg.txt")
+    t, left = (full.shape[0] - size) // 2, (full.shape[1] - size) // 2
+    crop = (slice(t, t + size), slice(left, left + size))
+    y = correlate(full, k, mode="reflect")[crop] + sigma * np.random.default_rng(0).standard_normal((size, size))
+    return full[crop], y, k
+
+
+def test_unknown_boundary_restores_a_photo_that_the_periodic_model_ruins(shared_data):
+    """test005, 112 x 112. Measured when written: blurred 26.67 dB, periodic model 14.39, unknown boundary (the
+    default) 30.36, and the noise estimated as 0.0102 (auto: 30.31 dB); asserted: the default beats
+    the periodic model by 5 dB and the blurred input by 2.5 dB, auto within 0.1 dB of the given noise."""
+    from ppsolve.metrics import psnr
+
+    x, y, k = _photo(shared_data)
+    default = restore_image(y, kernel=k, noise=0.01)
+    periodic = restore_image(y, kernel=k, noise=0.01, boundary="periodic")
+    auto = restore_image(y, kernel=k)
+    assert default.x.shape == x.shape and auto.noise_estimated and abs(auto.noise - 0.01) < 0.05 * 0.01
+    assert psnr(default.x, x) > psnr(periodic.x, x) + 5.0
+    assert psnr(default.x, x) > psnr(y, x) + 2.5
+    assert abs(psnr(auto.x, x) - psnr(default.x, x)) < 0.1
+
+
+def test_super_resolution_of_a_pillow_downscaled_photo_beats_pillow(shared_data):
+    """test005's central 96 x 96, made 24 x 24 by Pillow's bicubic resize and stored as 8-bit, restored 4x under
+    Pillow's own downscaler model. Measured when written: Pillow's upscaling 28.09 dB, ours 29.08;
+    asserted: ours ahead by 0.6 dB."""
+    from PIL import Image
+
+    from ppsolve.metrics import psnr
+
+    x, _, _ = _photo(shared_data, size=96)
+    small = Image.fromarray(np.rint(x * 255).astype(np.uint8)).resize((24, 24), Image.BICUBIC)
+    y = np.asarray(small, dtype=np.float64) / 255
+    pillow = np.asarray(small.resize((96, 96), Image.BICUBIC), dtype=np.float64) / 255
+    ours = restore_image(y, sr=4, noise=1 / (255 * np.sqrt(12)))
+    assert ours.x.shape == (96, 96) and ours.model.task == "sr"
+    assert psnr(ours.x, x) > psnr(pillow, x) + 0.6, (psnr(ours.x, x), psnr(pillow, x))
