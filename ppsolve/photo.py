@@ -163,8 +163,9 @@ def _start(model: ForwardModel, y: np.ndarray) -> np.ndarray:
     return np.clip(up, 0.0, 1.0)
 
 
-def _inverse(name: str, model: ForwardModel):
-    """``restore``'s ``inverse`` for ``name`` (``INVERSES``)."""
+def _inverse(name: str, model: ForwardModel, progress: bool):
+    """``restore``'s ``inverse`` for ``name`` (``INVERSES``); learned inverses show their training's progress
+    when ``progress``."""
     A = model.operator
     if name == "auto":
         return "auto"
@@ -176,8 +177,9 @@ def _inverse(name: str, model: ForwardModel):
     if name == "cg":
         return lambda A, beta: ConjugateGradient(A, beta, tol=1e-6)
     if name == "learned":
-        return lambda A, beta: learned_inverse(A, beta)
-    return lambda A, beta: ConjugateGradient(A, beta, tol=1e-6, preconditioner=learned_inverse(A, beta).preconditioner())
+        return lambda A, beta: learned_inverse(A, beta, progress=progress)
+    return lambda A, beta: ConjugateGradient(A, beta, tol=1e-6,
+                                             preconditioner=learned_inverse(A, beta, progress=progress).preconditioner())
 
 
 @dataclass
@@ -227,7 +229,7 @@ def restore_image(y, *, kernel=None, sr=None, downscaler=None, boundary: str = "
     stages = stages_for(model.task, noise, model.factor if model.task == "sr" else 4)
     # a grey prior on a colour image: one grey problem per channel, solved as a batch of three
     run = forward_model(y.shape[-2:], kernel, sr, downscaler, boundary) if per_channel else model
-    result = restore(y, run.operator, prior=name, stages=stages, x0=_start(run, y), inverse=_inverse(inverse, run),
+    result = restore(y, run.operator, prior=name, stages=stages, x0=_start(run, y), inverse=_inverse(inverse, run, progress),
                      clip=(0, 1), threads=threads, device=device, progress=progress)
     x = result.x if run.frame is None else run.frame.apply(result.x)
     return Restored(np.clip(x, 0.0, 1.0), float(noise), estimated, name, model, stages, result.history)
