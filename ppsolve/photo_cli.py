@@ -130,6 +130,13 @@ def _side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
 
 def _restore_one(path: Path, out: Path, args, kernel) -> dict:
     image = read_image(path)
+    ref = None
+    if args.reference is not None:  # checked before the work, not after it
+        ref = read_image(args.reference).pixels
+        f = args.sr or 1
+        expected = image.pixels.shape[:-2] + (f * image.pixels.shape[-2], f * image.pixels.shape[-1])
+        if ref.shape != expected:
+            raise ValueError(f"--reference {args.reference}: expected shape {expected} (the output's), got {ref.shape}")
     start = time.process_time()
     result = restore_image(image.pixels, kernel=kernel, sr=args.sr, downscaler=args.downscaler,
                            boundary=args.boundary, noise=args.noise, prior=args.prior, inverse=args.inverse,
@@ -144,10 +151,7 @@ def _restore_one(path: Path, out: Path, args, kernel) -> dict:
     report = {"input": str(path), "output": str(written), "shape": list(result.x.shape), "noise": result.noise,
               "noise_estimated": result.noise_estimated, "prior": result.prior, "cpu_seconds": seconds,
               "task": result.model.task}
-    if args.reference is not None:
-        ref = read_image(args.reference).pixels
-        if ref.shape != result.x.shape:
-            raise ValueError(f"--reference {args.reference}: shape {ref.shape}, the output has {result.x.shape}")
+    if ref is not None:
         report["psnr"] = psnr(result.x, ref)
         report["ssim"] = ssim(result.x, ref)
     if args.compare is not None:

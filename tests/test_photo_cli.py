@@ -82,6 +82,7 @@ def test_super_resolution_of_an_odd_size_and_a_folder_of_jpegs(tmp_path, capsys)
     (["small.png", "-o", "out.gif"], "unknown output format"),
     (["small.png", "-o", "out.png", "--kernel", "negative.txt"], "non-negative"),
     (["small.png", "-o", "out.png", "--inverse", "fourier", "--motion", "3", "0"], "--inverse fourier needs"),
+    (["small.png", "-o", "out.png", "--sr", "2", "--reference", "small.png"], "expected shape (24, 24)"),
 ])
 def test_bad_inputs_get_one_line_and_a_non_zero_exit(tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
