@@ -51,8 +51,8 @@ from .operators import (
 from .restore import restore
 from .staged import sigma_schedule
 
-__all__ = ["BOUNDARIES", "DOWNSCALERS", "INVERSES", "ForwardModel", "Restored", "forward_model", "restore_image",
-           "stages_for"]
+__all__ = ["BOUNDARIES", "DOWNSCALERS", "INVERSES", "ForwardModel", "Restored", "forward_model", "normalised_kernel",
+           "restore_image", "stages_for"]
 
 BOUNDARIES = ("unknown", "periodic", "reflect")
 DOWNSCALERS = ("bicubic", "gaussian")
@@ -87,12 +87,14 @@ class ForwardModel:
     frame: object = None  # a Crop (the valid model) or None
 
 
-def _kernel(kernel) -> np.ndarray:
+def normalised_kernel(kernel, name: str = "kernel") -> np.ndarray:
+    """``kernel`` as a float64 point-spread function summing to 1, after checking it is 2-D, finite and
+    non-negative with a positive sum (``name`` heads the one-line error)."""
     k = np.asarray(to_numpy(kernel), dtype=np.float64)
     if k.ndim != 2 or 0 in k.shape:
-        raise ValueError(f"kernel: expected a 2-D point-spread function, got shape {k.shape}")
+        raise ValueError(f"{name}: expected a 2-D point-spread function, got shape {k.shape}")
     if not np.all(np.isfinite(k)) or np.any(k < 0) or k.sum() <= 0:
-        raise ValueError("kernel: expected finite, non-negative values with a positive sum")
+        raise ValueError(f"{name}: expected finite, non-negative values with a positive sum")
     return k / k.sum()
 
 
@@ -103,7 +105,7 @@ def forward_model(shape, kernel=None, sr=None, downscaler=None, boundary: str = 
     if len(shape) not in (2, 3) or (len(shape) == 3 and shape[0] != 3):
         raise ValueError(f"forward_model: expected an image (H, W) or (3, H, W), got shape {shape}")
     boundary = choice(boundary, "boundary", BOUNDARIES)
-    k = None if kernel is None else _kernel(kernel)
+    k = None if kernel is None else normalised_kernel(kernel)
     if sr is None:
         if k is None:
             return ForwardModel(Identity(shape), "denoise")

@@ -20,7 +20,7 @@ from .imagefile import FORMATS, ImageFile, read_image, write_image
 from .kernels_from_pairs import estimate_kernel
 from .metrics import psnr, ssim
 from .operators import Resize, gaussian_kernel, motion_kernel
-from .photo import BOUNDARIES, DOWNSCALERS, INVERSES, restore_image
+from .photo import BOUNDARIES, DOWNSCALERS, INVERSES, normalised_kernel, restore_image
 
 __all__ = ["add_kernel_parser", "add_restore_parser", "kernel_main", "read_kernel", "restore_main"]
 
@@ -42,12 +42,7 @@ def read_kernel(path) -> np.ndarray:
             k = image.mean(axis=0) if image.ndim == 3 else image
     except (OSError, ValueError) as err:
         raise ValueError(f"--kernel {path}: not a readable kernel ({err})") from None
-    k = np.asarray(k, dtype=np.float64)
-    if k.ndim != 2 or 0 in k.shape:
-        raise ValueError(f"--kernel {path}: expected a 2-D point-spread function, got shape {k.shape}")
-    if not np.all(np.isfinite(k)) or np.any(k < 0) or k.sum() <= 0:
-        raise ValueError(f"--kernel {path}: expected finite, non-negative values with a positive sum")
-    return k / k.sum()
+    return normalised_kernel(k, f"--kernel {path}")
 
 
 def _noise(text: str):
