@@ -233,6 +233,6 @@ def restore_image(y, *, kernel=None, sr=None, downscaler=None, boundary: str = "
     run = forward_model(y.shape[-2:], kernel, sr, downscaler, boundary) if per_channel else model
     result = restore(y, run.operator, prior=name, stages=stages, x0=_start(run, y), inverse=_inverse(inverse, run, progress),
                      clip=(0, 1), threads=threads, device=device, progress=progress)
-    x = result.x if run.frame is None else run.frame.apply(result.x)
-    return Restored(np.clip(x, 0.0, 1.0), float(noise), estimated, name, model, stages, result.history)
+    x = result.x if run.frame is None else run.frame.apply(result.x)  # restore clipped it to [0, 1] already
+    return Restored(x, float(noise), estimated, name, model, stages, result.history)
 
