@@ -5,6 +5,11 @@ same command again continues where it stopped, also after Ctrl-C), then exports 
 summary beside them to ``--out`` (default ``results/models/RECIPE.safetensors``). The package's own zoo files
 are only written with ``--to-zoo``: a training run in a checkout never overwrites the shipped weights by
 accident.
+
+Under torchrun (``WORLD_SIZE > 1``: ``torchrun --nproc-per-node 2 -m ppsolve.train RECIPE ...``) the command
+joins the process group from the environment (``env://``; gloo, or NCCL with ``--device cuda``, each process
+on ``cuda:LOCAL_RANK``) and trains as one of the processes (``docs/distributed-training.md``);
+``--batch-size`` is the global batch. Rank 0 writes the checkpoint, the weights and the summary, and prints.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from .. import zoo
 from .._cli import add_common_options, run
 from ..files import atomic_write_text, output_target
 from .denoiser import LOSSES, export_denoiser, train_denoiser
+from .distributed import init_from_env, world
 from .recipes import RECIPES
 
 __all__ = ["build_parser", "main"]
@@ -50,7 +56,8 @@ def build_parser(prog: str = PROG, parser=None):
                        help=f"the resumable training checkpoint (default: results/train/{name}.ckpt.safetensors)")
         p.add_argument("--fresh", action="store_true", help="ignore an existing training checkpoint and start over")
         p.add_argument("--epochs", type=int, default=d["epochs"], help="default: %(default)s")
-        p.add_argument("--batch-size", type=int, default=d["batch_size"], help="default: %(default)s")
+        p.add_argument("--batch-size", type=int, default=d["batch_size"],
+                       help="images per step, over all processes under torchrun (default: %(default)s)")
         p.add_argument("--lr", type=float, default=d["lr"], help="Adam learning rate (default: %(default)s)")
         p.add_argument("--lr-final", type=float, default=d.get("lr_final"),
                        help="decay the learning rate geometrically to this value at the last step "
@@ -65,7 +72,8 @@ def build_parser(prog: str = PROG, parser=None):
                                                               "(default: %(default)s)")
         p.add_argument("--checkpoint-every", type=int, default=200,
                        help="steps between mid-epoch checkpoints (default: %(default)s)")
-        p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cpu)")
+        p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cpu; under "
+                                                          "torchrun, cuda means cuda:LOCAL_RANK)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         add_common_options(p)
     return parser
@@ -101,13 +109,31 @@ def _write_summary(metadata: dict, path: Path) -> None:
 
 
 def train_main(args) -> int:
-    """Run a parsed ``RECIPE`` command (shared by ``ppsolve train``)."""
+    """Run a parsed ``RECIPE`` command (shared by ``ppsolve train``), as one of several processes under
+    torchrun."""
     out, checkpoint = _outputs(args)
+    joined = init_from_env(args.device)
+    try:
+        return _train(args, out, checkpoint)
+    finally:
+        if joined:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _train(args, out: Path, checkpoint: Path) -> int:
     recipe = RECIPES[args.recipe]
     kwargs = recipe.build(args)
     model = kwargs.pop("model")
-    if args.device:
-        model.to(args.device)
+    me = world()
+    device = args.device
+    if device == "cuda" and me.distributed:
+        import torch
+
+        device = f"cuda:{torch.cuda.current_device()}"  # init_from_env chose LOCAL_RANK's
+    if device:
+        model.to(device)
     start = time.perf_counter()
     try:
         metadata = train_denoiser(
@@ -116,8 +142,11 @@ def train_main(args) -> int:
             seed=args.seed, checkpoint=checkpoint, checkpoint_every=args.checkpoint_every, resume=not args.fresh,
             progress=not args.no_progress, threads=args.threads, **kwargs)
     except KeyboardInterrupt:
-        print(f"interrupted; run the same command again to resume from {checkpoint}", file=sys.stderr)
+        if me.main:
+            print(f"interrupted; run the same command again to resume from {checkpoint}", file=sys.stderr)
         return 130
+    if not me.main:
+        return 0
     written = export_denoiser(checkpoint, out)
     summary = written.with_suffix(".json")
     _write_summary(metadata, summary)

@@ -28,12 +28,23 @@ uninterrupted run; a call with a larger ``epochs`` continues a finished run. A c
 settings (model, data, operator, noise, loss, lr, ...) is refused with a ``ValueError`` naming the difference
 (pass ``resume=False`` to start afresh and overwrite it).
 
+Several processes (``torch.distributed`` initialised, e.g. by torchrun; ``docs/distributed-training.md``):
+every rank prepares the whole global batch of ``batch_size`` samples (images, noise, ``y``, ``v``) from the same
+seeded streams, so it is the one-process batch, and trains on its own ``batch_size / world_size`` rows of it
+(``batch_size``, and with an array the last batch of an epoch, must split evenly) through
+DistributedDataParallel, which averages the gradients: the weights are those of one process with the same
+batch, to float rounding. The discriminator's gradients are averaged by hand. The global torch RNG is seeded
+per rank (dropout masks differ between ranks; a network with dropout is then not the one-process run), and
+BatchNorm layers use their rank's share's statistics (DDP's default). Validation runs on rank 0 only and its
+figures are sent to the others; only rank 0 logs, shows progress and writes the checkpoint; the callback runs
+on every rank.
+
 The checkpoint, and the file ``export_denoiser`` makes from it, are denoiser model files
 (``ppsolve.nn.registry``): the network must be one of its registered architectures.
 """
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -45,31 +56,14 @@ import torch.nn.functional as F
 from .. import modelfile
 from .._validate import choice, interval, positive_int, real_number
 from ..nn.registry import DENOISER, describe
+from .distributed import rank_seed
 from .loop import SeededGlobalRNG, Trainer
+from .metadata import LOSS_KEYS, array_digest, denoiser_metadata, weighted
 from .validation import ValidationSet, as_float_array
 
 __all__ = ["LOSSES", "DenoiserTrainer", "export_denoiser", "train_denoiser"]
 
 LOSSES = ("l2", "l1")
-LOSS_KEYS = ("loss", "rec", "feat", "adv", "disc")
-
-
-def _weighted(value, what: str):
-    """(module, weight) or (None, 0)."""
-    if value is None:
-        return None, 0.0
-    if isinstance(value, torch.nn.Module):
-        return value, 1.0
-    try:
-        module, weight = value
-    except (TypeError, ValueError):
-        raise TypeError(f"{what}: expected (module, weight) or None, got {value!r}") from None
-    return module, real_number(weight, f"{what} weight")
-
-
-def array_digest(a: np.ndarray) -> str:
-    """A short sha256 of an array's bytes: names the training data in the metadata."""
-    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
 
 
 class DenoiserTrainer(Trainer):
@@ -85,7 +79,8 @@ class DenoiserTrainer(Trainer):
                  measurement_noise: float = 0.0, steps_per_epoch: int | None = None,
                  log: Callable[[str], None] | None = print, callback: Callable[[dict], None] | None = None,
                  data_description: str | None = None, device=None, val_batch_size: int = 256,
-                 extra_metadata: dict | None = None, threads: int | None = None):
+                 extra_metadata: dict | None = None, threads: int | None = None,
+                 distributed: bool | None = None):
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"train_denoiser: model must be a torch.nn.Module, got {type(model).__name__}")
         describe(model)  # a registered architecture's config must be one its model file can hold
@@ -106,22 +101,25 @@ class DenoiserTrainer(Trainer):
             raise ValueError("train_denoiser: an operator is only used with conditional=True (the model gets y = A x)")
         if self.measurement_noise and not self.conditional:
             raise ValueError("train_denoiser: measurement_noise is only used with conditional=True")
-        self.disc, self.w_adv = _weighted(adversarial, "adversarial")
-        self.comparator, self.w_feat = _weighted(feature, "feature")
+        self.disc, self.w_adv = weighted(adversarial, "adversarial")
+        self.comparator, self.w_feat = weighted(feature, "feature")
         if self.comparator is not None and not (hasattr(self.comparator, "feature_loss") or callable(self.comparator)):
             raise TypeError("train_denoiser: feature must be (comparator with feature_loss(x, x_hat), weight)")
         self.model, self.operator, self.input_fn = model, operator, input_fn
+        self.net = model  # what a step calls: the model, in DistributedDataParallel during a distributed run
         self.seed, self.epochs, self.log, self.callback = int(seed), epochs, log, callback
         self._setup_data(images, steps_per_epoch, data_description)
         super().__init__(total_steps=epochs * self.steps, lr=lr, lr_final=lr_final, warmup_steps=warmup_steps,
                          checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, progress=progress,
-                         threads=threads)
+                         threads=threads, distributed=distributed)
+        self._check_split()
+        self.log = log if self.world.main else None
         self._setup_device(device)
         self.val = None if val_images is None else ValidationSet(
             val_images, self.sample_shape, (self.lo, self.hi), self.seed, operator=self.operator if self.conditional
             else None, measurement_noise=self.measurement_noise, input_fn=self.input_fn, device=self.device,
             dtype=self.dtype, batch_size=self.val_batch_size)
-        self.metadata = self._metadata(extra_metadata)
+        self.metadata = denoiser_metadata(self, extra_metadata)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
         self.disc_optimizer = (None if self.disc is None
                                else torch.optim.Adam(self.disc.parameters(), lr=self.lr, betas=(0.5, 0.999)))
@@ -175,38 +173,14 @@ class DenoiserTrainer(Trainer):
         param = next(model.parameters(), None)
         self.dtype = param.dtype if param is not None and param.dtype.is_floating_point else torch.float32
 
-    def _metadata(self, extra_metadata) -> dict:
-        """What the model file records: the model, the data, the operator, the settings, the figures."""
-        hyper = {
-            "noise": [self.lo, self.hi], "loss": self.loss, "lr": self.lr, "batch_size": self.batch_size,
-            "seed": self.seed, "noise_level_input": self.noise_level_input,
-            **({} if self.input_fn is None else {"input_fn": str(getattr(self.input_fn, "description", None) or getattr(
-                self.input_fn, "__qualname__", type(self.input_fn).__name__))}),
-            **({} if self.lr_final is None else {"lr_final": self.lr_final}),
-            **({"warmup_steps": self.warmup_steps} if self.warmup_steps else {}),
-            "steps_per_epoch": self.steps, "measurement_noise": self.measurement_noise,
-            "adversarial": None if self.disc is None else {**describe(self.disc), "weight": self.w_adv},
-            "feature": None if self.comparator is None else {"class": type(self.comparator).__name__,
-                                                              "weight": self.w_feat},
-        }
-        op = self.operator
-        metadata = {
-            "model": describe(self.model),
-            "conditional": self.conditional,
-            "operator": None if op is None else {"repr": repr(op), "fingerprint": op.fingerprint(),
-                                                 "in_shape": list(op.in_shape), "out_shape": list(op.out_shape)},
-            "data": self.data_description,
-            "sample_shape": list(self.sample_shape),
-            "hyper": hyper,
-            "epochs": self.epochs,
-            "figures": {"epoch": [], **{k: [] for k in LOSS_KEYS}, "val_psnr": [], "val_ssim": [], "seconds": [],
-                        "val_input_psnr": None if self.val is None else self.val.input_psnr},
-            "progress": {"epoch": 0, "step": 0, "global_step": 0, "complete": False},
-            "versions": {"torch": str(torch.__version__), "numpy": np.__version__},
-        }
-        if extra_metadata:
-            metadata["extra"] = dict(extra_metadata)
-        return metadata
+    def _check_split(self):
+        w = self.world
+        w.check_batch(self.batch_size, "train_denoiser batch_size")
+        last = None if self.data is None or self.explicit_steps else len(self.data) - (self.steps - 1) * self.batch_size
+        if last is not None and last % w.size:
+            raise ValueError(f"train_denoiser: the last batch of each epoch holds {last} of the {len(self.data)} "
+                             f"images, which does not split evenly over the {w.size} processes; pass "
+                             "steps_per_epoch (batches then wrap around) or another batch_size")
 
     # -- Trainer's methods ------------------------------------------------------------------------------------
     @property
@@ -235,6 +209,8 @@ class DenoiserTrainer(Trainer):
                  "rng": {"torch": self.gen.get_state(), "numpy": self.rng.bit_generator.state,
                          "torch_global": torch.get_rng_state()},
                  "figures": self.metadata["figures"]}
+        if self.world.distributed:  # every rank's global RNG (a collective: every rank calls state())
+            state["rng"]["torch_global_ranks"] = self.world.gather(torch.get_rng_state())
         if self.disc is not None:
             state["discriminator"] = self.disc.state_dict()
             state["discriminator_optimizer"] = self.disc_optimizer.state_dict()
@@ -247,7 +223,9 @@ class DenoiserTrainer(Trainer):
             self.disc_optimizer.load_state_dict(state["discriminator_optimizer"])
         self.gen.set_state(state["rng"]["torch"])
         self.rng.bit_generator.state = state["rng"]["numpy"]
-        self.global_rng_state = state["rng"]["torch_global"]
+        ranks = state["rng"].get("torch_global_ranks", [state["rng"]["torch_global"]])
+        # another number of processes than the checkpoint's: fresh per-rank streams (run_context)
+        self.global_rng_state = ranks[self.world.rank] if len(ranks) == self.world.size else None
         self.perm = state["perm"]
         self.sums = {k: float(state["sums"][k]) for k in LOSS_KEYS}
         self.epoch_seconds = float(state["epoch_seconds"])
@@ -280,9 +258,20 @@ class DenoiserTrainer(Trainer):
             raise ValueError(f"{path}: cannot resume: {err}; delete the file, choose another path or pass "
                              "resume=False to overwrite it") from None
 
+    @contextlib.contextmanager
     def run_context(self):
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        return SeededGlobalRNG(self.seed, self.global_rng_state, devices)
+        w, seed, state = self.world, self.seed, self.global_rng_state
+        if state is None and (w.distributed or self.step):
+            seed = rank_seed(self.seed, w.rank, self.step)
+        with SeededGlobalRNG(seed, state, devices):
+            self.net = w.wrap(self.model, self.device)  # DDP copies rank 0's weights to every rank
+            if self.disc is not None:
+                w.broadcast_module(self.disc)
+            try:
+                yield
+            finally:
+                self.net = self.model
 
     def progress_text(self) -> str:
         return f"epoch {self.epoch + (0 if self.epoch_step or self.finished else 1)}/{self.epochs}"
@@ -302,9 +291,9 @@ class DenoiserTrainer(Trainer):
             idx = self.perm[(step * bs + torch.arange(bs)) % len(self.data)]
         return self.data[idx]
 
-    def _reconstruct(self, v, y, sigma):
+    def _reconstruct(self, v, y, sigma, net=None):
         inputs = (v,) + ((y,) if self.conditional else ()) + ((sigma,) if self.noise_level_input else ())
-        return self.model(*inputs)
+        return (self.model if net is None else net)(*inputs)
 
     def train_step(self) -> dict:
         if self.epoch_step == 0:  # a new epoch: its shuffle, fresh sums
@@ -330,7 +319,9 @@ class DenoiserTrainer(Trainer):
         if self.input_fn is not None:
             with torch.no_grad():
                 v = self.input_fn(x, y, sigma.to(device=device, dtype=dtype), gen).to(device=device, dtype=dtype)
-        out = self._reconstruct(v, y, sigma.to(device=device, dtype=dtype))
+        share = self.world.share(b)  # this rank's rows of the global batch (all of them with one process)
+        x, v, sigma, y = x[share], v[share], sigma[share], None if y is None else y[share]
+        out = self._reconstruct(v, y, sigma.to(device=device, dtype=dtype), self.net)
         losses = {}
         disc = self.disc
         if disc is not None:  # eq. 12, G fixed
@@ -338,6 +329,7 @@ class DenoiserTrainer(Trainer):
             loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
             self.disc_optimizer.zero_grad(set_to_none=True)
             loss_d.backward()
+            self.world.average_gradients(disc.parameters())
             self.disc_optimizer.step()
             losses["disc"] = float(loss_d.detach())
         rec = F.mse_loss(out, x) if self.loss == "l2" else F.l1_loss(out, x)
@@ -388,7 +380,7 @@ class DenoiserTrainer(Trainer):
     def _end_epoch(self) -> None:
         self.epoch_seconds += self._epoch_elapsed()
         self._epoch_started = None
-        val_psnr, val_ssim = self.validate()
+        val_psnr, val_ssim = self.world.broadcast(self.validate() if self.world.main else None)  # rank 0's
         fig = self.metadata["figures"]
         active = {"loss", "rec"} | ({"disc", "adv"} if self.disc is not None else set()) | (
             {"feat"} if self.comparator is not None else set())
@@ -415,6 +407,11 @@ class DenoiserTrainer(Trainer):
         if self.disc is not None:
             self.disc.train()
         self.resume()
+        batch_norm = [m for m in (self.model, self.disc) if m is not None and any(
+            isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in m.modules())]
+        if self.log is not None and self.world.distributed and batch_norm:
+            self.log(f"note: BatchNorm layers normalise each of the {self.world.size} processes' share of the "
+                     "batch with its own statistics")
         if self.log is not None and self.val is not None and self.step == 0:
             self.log(f"validation: {len(self.val.clean)} images, noisy input PSNR {self.val.input_psnr:.2f} dB")
         self.resume_from_checkpoint = False  # resumed above (or nothing to resume)
@@ -469,6 +466,8 @@ def train_denoiser(model, images, **options) -> dict:
         one that changes when the data does).
     device : where to train (default: the model's device). ``extra_metadata``: a dict merged into the
         metadata (e.g. the data split). ``threads``: see ``ppsolve.threads`` (default ``PPSOLVE_THREADS``).
+    distributed : None (default): train as one of several processes when ``torch.distributed`` is
+        initialised (see the module docstring); False: train alone even then; True: require it.
     """
     return DenoiserTrainer(model, images, **options).fit().header()
 

@@ -15,7 +15,17 @@ every training needs, once:
 * **stop**: Ctrl-C (``DeferredSigint``) or a ``KeyboardInterrupt`` raised by the callback stops at the next
   step boundary, after saving; a non-finite loss raises ``FloatingPointError`` naming the step;
 * **progress**: a tqdm bar with the running losses;
-* **threads**: the run uses ``ppsolve.threads`` (``PPSOLVE_THREADS``, default 1) unless told otherwise.
+* **threads**: the run uses ``ppsolve.threads`` (``PPSOLVE_THREADS``, default 1) unless told otherwise;
+* **several processes** (``torch.distributed`` initialised, e.g. by torchrun; ``distributed`` and
+  ``ppsolve.train.distributed``): ``self.world`` is this process's rank among ``world.size``. Every rank runs
+  the same steps; the losses a step returns (its share's means) are averaged over the ranks, the global
+  batch's means, before they are checked, logged and passed on; only rank 0 writes the checkpoint (``state``
+  is still called on every rank, which may gather per-rank parts) while the others wait, and an error
+  writing it is raised on every rank; every rank resumes from the same file, and a file one rank finds and
+  another does not (no shared file system) is refused; only rank 0 shows the progress bar; a Ctrl-C or a
+  callback's ``KeyboardInterrupt`` on any rank stops every rank at the same step boundary. How a step
+  splits its batch over the ranks is the subclass's (``DenoiserTrainer``: DistributedDataParallel on equal
+  shares of the one-process batch).
 
 A subclass implements the small methods below (as deepinv's ``Trainer`` does): ``train_step`` (one step,
 returning its losses), ``after_step`` (logs, validation, epoch ends), ``state`` / ``load_state`` (what a
@@ -37,6 +47,7 @@ from tqdm.auto import tqdm
 
 from .. import modelfile, threads
 from .._validate import count, positive_int, real_number
+from .distributed import world
 
 __all__ = ["DeferredSigint", "SeededGlobalRNG", "Trainer", "learning_rate"]
 
@@ -92,6 +103,8 @@ class Trainer:
     resume : False ignores (and then overwrites) an existing checkpoint.
     progress : show a progress bar.
     threads : threads for the run (None: ``ppsolve.threads.configured()``).
+    distributed : None (default): one of several processes when ``torch.distributed`` is initialised; True:
+        require it; False: one process even then (``ppsolve.train.distributed.world``).
     """
 
     #: what the progress bar says
@@ -99,7 +112,8 @@ class Trainer:
 
     def __init__(self, *, total_steps: int, lr: float, lr_final: float | None = None, warmup_steps: int = 0,
                  checkpoint=None, checkpoint_every: int | None = None, resume: bool = True, progress: bool = True,
-                 threads: int | None = None):
+                 threads: int | None = None, distributed: bool | None = None):
+        self.world = world(distributed)
         self.total_steps = positive_int(total_steps, "total_steps")
         self.lr = real_number(lr, "lr", positive=True)
         self.lr_final = None if lr_final is None else real_number(lr_final, "lr_final", positive=True)
@@ -180,15 +194,24 @@ class Trainer:
         """Write the checkpoint (weights, header and training state) atomically; a no-op without a path."""
         if self.checkpoint is None:
             return
-        tree, tensors = modelfile.pack({"step": self.step, "seconds": self.elapsed(), "trainer": self.state()},
-                                       prefix="resume")
-        header = {**self.header(), "resume": tree}
-        modelfile.save(self.checkpoint, header, {**self.weights(), **tensors})
+        state = {"step": self.step, "seconds": self.elapsed(), "trainer": self.state()}  # on every rank
+
+        def write():
+            tree, tensors = modelfile.pack(state, prefix="resume")
+            modelfile.save(self.checkpoint, {**self.header(), "resume": tree}, {**self.weights(), **tensors})
+
+        self.world.on_main(write)  # rank 0 writes, the others wait
         self._saved_at = self.step
 
     def resume(self) -> bool:
         """Load the checkpoint if there is one (and ``resume``); True when it was loaded."""
-        if self.checkpoint is None or not self.resume_from_checkpoint or not self.checkpoint.exists():
+        if self.checkpoint is None or not self.resume_from_checkpoint:
+            return False
+        found = self.checkpoint.exists()
+        if self.world.distributed:
+            self.world.check_same(found, f"{self.checkpoint}: whether the checkpoint exists (it must be on a "
+                                         "file system every process sees, or at the same path on every machine)")
+        if not found:
             return False
         header = modelfile.read_header(self.checkpoint)
         if not isinstance(header.get("resume"), dict):
@@ -201,6 +224,8 @@ class Trainer:
         self.load_state(tree["trainer"])
         self.step, self.seconds = int(tree["step"]), float(tree["seconds"])
         self._saved_at = self.step
+        if self.world.distributed:
+            self.world.check_same(self.step, f"{self.checkpoint}: the step resumed from")
         return True
 
     def run_context(self):
@@ -220,14 +245,14 @@ class Trainer:
             return self
         with threads.limit(self.threads), self.run_context(), DeferredSigint() as sigint:
             self._started = time.perf_counter()
-            self._bar = _progress_bar(self.total_steps, self.step, self.description, self.progress)
+            self._bar = _progress_bar(self.total_steps, self.step, self.description, self.progress and self.world.main)
             try:
                 while not self.finished:
                     rate = self.learning_rate(self.step)
                     for optimizer in self.scheduled_optimizers():
                         for group in optimizer.param_groups:
                             group["lr"] = rate
-                    losses = self.train_step()
+                    losses = self.world.mean(self.train_step())  # the global batch's means
                     if not math.isfinite(losses["loss"]):
                         raise FloatingPointError(f"{type(self).__name__}: the loss became {losses['loss']} at step "
                                                  f"{self.step}; lower lr (now {self.lr:g}) or check the data")
@@ -238,11 +263,13 @@ class Trainer:
                         text = self.progress_text()
                         self._bar.set_postfix_str((text + " " if text else "") + f"loss {losses['loss']:.4g}",
                                                   refresh=False)
+                    stopped = False
                     try:
                         self.notify(losses)
                     except KeyboardInterrupt:
-                        self._stop()
-                    if sigint.requested and not self.finished:
+                        stopped = True
+                    stopped, requested = self.world.any(stopped, sigint.requested)  # the same on every rank
+                    if stopped or (requested and not self.finished):
                         self._stop()
                     every = self.checkpoint_every
                     if every and self.step % every == 0 and not self.finished and self._saved_at != self.step:
