@@ -1,0 +1,93 @@
+r"""A ``dask.distributed`` client for ppsolve's out-of-core and batch runs (``ppsolve.blockwise``,
+``ppsolve.batch``); Dask is the optional extra ``ppsolve[dask]``.
+
+``client(workers=2, threads_per_worker=1, memory_limit=None, scheduler=None)`` is a context manager:
+
+* ``scheduler="tcp://host:port"``: connect to a running cluster (its workers are yours to configure);
+* otherwise a ``LocalCluster`` of ``workers`` processes (default: one per core) with ``memory_limit`` each
+  (Dask's units: ``"4GiB"``, a byte count, ``"auto"``).
+
+Threads. ``threads_per_worker`` is the package's thread knob inside each worker (``PPSOLVE_THREADS``, and
+the OpenMP / BLAS pools', ``worker_environment``): a worker runs one task at a time (one block, one image)
+with that many threads, so that its memory is one task's whatever the thread count, and ``workers x
+threads_per_worker`` threads use that many cores without pools spinning against each other
+(``docs/threads.md``). The environment is Dask's ``distributed.nanny.pre-spawn-environ``, set before a worker
+process starts, so it holds before torch or NumPy is imported there.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+
+__all__ = ["client", "require_dask", "worker_environment"]
+
+
+def worker_environment(threads: int = 1) -> dict:
+    """What every local worker process starts with: ``threads`` threads for its one task at a time."""
+    n = str(threads)
+    return {"PPSOLVE_THREADS": n, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n,
+            "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def require_dask():
+    """Import ``dask.array`` and ``distributed``, or fail with a one-line install hint."""
+    try:
+        import dask.array  # noqa: F401
+        import distributed
+    except ImportError as err:
+        raise ImportError(f"this needs Dask ({err.name} is missing): pip install 'ppsolve[dask]'") from None
+    return distributed
+
+
+def _positive(value, name: str):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return value
+
+
+@contextlib.contextmanager
+def client(workers: int | None = None, threads_per_worker: int = 1, memory_limit=None, scheduler: str | None = None,
+           quiet: bool = False):
+    """A ``distributed.Client`` for the block: on ``scheduler`` if given, else on a new ``LocalCluster`` (see the
+    module docstring), closed afterwards. Unless ``quiet``, prints the dashboard's address when one runs."""
+    distributed = require_dask()
+    workers = _positive(workers, "workers")
+    threads_per_worker = _positive(threads_per_worker, "threads per worker")
+    if scheduler is not None:
+        if workers is not None or memory_limit is not None or threads_per_worker != 1:
+            raise ValueError("--scheduler: the workers of a running cluster are its own; --workers, "
+                             "--threads-per-worker and --memory-limit are for the local cluster")
+        with distributed.Client(scheduler, timeout="30s") as c:
+            _announce(c, quiet)
+            yield c
+        return
+    import dask
+
+    settings = {"distributed.nanny.pre-spawn-environ": worker_environment(threads_per_worker),
+                "distributed.worker.daemon": False,  # a worker may start processes of its own (data loaders)
+                "distributed.admin.system-monitor.gil.enabled": False}
+    with dask.config.set(settings):
+        cluster = distributed.LocalCluster(n_workers=workers or os.cpu_count() or 1,
+                                           threads_per_worker=1,
+                                           memory_limit="auto" if memory_limit is None else memory_limit,
+                                           processes=True, dashboard_address=":0",
+                                           silence_logs=logging.ERROR)
+        try:
+            with distributed.Client(cluster) as c:
+                _announce(c, quiet)
+                yield c
+        finally:
+            cluster.close()
+
+
+def _announce(c, quiet: bool) -> None:
+    if quiet:
+        return
+    link = getattr(c, "dashboard_link", None)
+    n = len(c.scheduler_info().get("workers", {}))
+    where = f", dashboard {link}" if link else ""
+    print(f"dask: {n} worker(s) at {c.scheduler.address}{where}", file=sys.stderr)
