@@ -10,17 +10,17 @@ import argparse
 import io
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
+from .dask_cli import DEFAULT_CHUNK, LARGE_PIXELS, batch_main, is_large, large_main
 from .files import atomic_write, atomic_write_text, output_target
-from .imagefile import FORMATS, ImageFile, read_image, write_image
+from .imagefile import FORMATS, read_image
 from .kernels_from_pairs import estimate_kernel
-from .metrics import psnr, ssim
-from .operators import Resize, gaussian_kernel, motion_kernel
-from .photo import BOUNDARIES, DOWNSCALERS, INVERSES, normalised_kernel, restore_image
+from .operators import gaussian_kernel, motion_kernel
+from .photo import BOUNDARIES, DOWNSCALERS, INVERSES, normalised_kernel
+from .photo_files import restore_file
 
 __all__ = ["add_kernel_parser", "add_restore_parser", "kernel_main", "read_kernel", "restore_main"]
 
@@ -57,15 +57,36 @@ def _noise(text: str):
     return value
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 def add_restore_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="restore image files (deblur, super-resolve, denoise)",
                        description="Restore photographs by ADMM with a learned prior. The forward model: a blur "
                                    "(--kernel, --motion or --gaussian), a downscaling (--sr), both, or neither "
                                    "(denoising); the scene past the frame is unknown unless --boundary says "
                                    "otherwise.")
-    p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="image files (PNG, TIFF, JPEG)")
+    p.add_argument("inputs", nargs="*", type=Path, metavar="IN",
+                   help="image files (PNG, TIFF, JPEG), a folder of them, or one large image (a .zarr folder, a TIFF)")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
-                   help="the output file (one input) or folder (several)")
+                   help="the output file (one input; .zarr or .tif for a large image) or folder (several, a folder)")
     blur = p.add_mutually_exclusive_group()
     blur.add_argument("--kernel", type=Path, help="the blur's point-spread function: .txt, .npy or an image file")
     blur.add_argument("--motion", type=float, nargs=2, metavar=("LENGTH", "ANGLE"),
@@ -88,6 +109,23 @@ def add_restore_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object per image")
     p.add_argument("--device", default=None, help="where the prior runs: cpu (default) or cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    big = p.add_argument_group("large images and folders, on Dask (pip install 'ppsolve[dask]')")
+    big.add_argument("--list", type=Path, metavar="FILE", help="restore the images listed in FILE (one path a line)")
+    big.add_argument("--chunk", type=_positive, metavar="SIZE",
+                     help=f"restore block by block, SIZE pixels a side (default for a Zarr input or a TIFF over "
+                          f"{LARGE_PIXELS // 2**20} Mpixels: the most, up to {DEFAULT_CHUNK}, whose piece with its "
+                          "margins fits the prior's tile)")
+    big.add_argument("--margin", type=_non_negative, help="pixels of context around each block (default: from the "
+                     "blur and the prior, see docs/large-images.md)")
+    big.add_argument("--workers", type=_positive, help="worker processes of the local Dask cluster (default: one per "
+                     "core)")
+    big.add_argument("--threads-per-worker", type=_positive, default=1, help="threads of each worker's one task at a "
+                     "time (the workers' --threads; default 1)")
+    big.add_argument("--memory-limit", default=None, help="memory per worker, in Dask's units (e.g. 4GiB; default "
+                     "auto)")
+    big.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (tcp://host:port) instead of a "
+                     "local cluster")
+    big.add_argument("--rerun", action="store_true", help="for a folder: restore images whose outputs exist too")
     return p
 
 
@@ -113,50 +151,25 @@ def _kernel_of(args):
     return None
 
 
-def _side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """The input (nearest-upscaled to the output's size) and the output, side by side, grey or colour."""
-    f = after.shape[-1] // before.shape[-1]
-    if f > 1:
-        before = np.repeat(np.repeat(before, f, axis=-2), f, axis=-1)
-    before = before[..., : after.shape[-2], : after.shape[-1]]
-    gap = np.ones(after.shape[:-1] + (8,))
-    return np.concatenate([before, gap, after], axis=-1)
-
-
-def _restore_one(path: Path, out: Path, args, kernel) -> dict:
-    image = read_image(path)
-    ref = None
-    if args.reference is not None:  # checked before the work, not after it
-        ref = read_image(args.reference).pixels
-        f = args.sr or 1
-        expected = image.pixels.shape[:-2] + (f * image.pixels.shape[-2], f * image.pixels.shape[-1])
-        if ref.shape != expected:
-            raise ValueError(f"--reference {args.reference}: expected shape {expected} (the output's), got {ref.shape}")
-    start = time.process_time()
-    result = restore_image(image.pixels, kernel=kernel, sr=args.sr, downscaler=args.downscaler,
-                           boundary=args.boundary, noise=args.noise, prior=args.prior, inverse=args.inverse,
-                           device=args.device, progress=not args.quiet, threads=args.threads)
-    seconds = time.process_time() - start
-    like = image
-    if image.alpha is not None and args.sr:  # the alpha channel grows with the image
-        alpha = image.alpha.astype(np.float64) / (65535 if image.alpha.dtype == np.uint16 else 255)
-        up = Resize(alpha.shape, result.x.shape[-2:]).apply(alpha)
-        like = ImageFile(result.x, image.bit_depth, np.rint(np.clip(up, 0, 1) * 255).astype(np.uint8), image.format)
-    written = write_image(out, result.x, like=like)
-    report = {"input": str(path), "output": str(written), "shape": list(result.x.shape), "noise": result.noise,
-              "noise_estimated": result.noise_estimated, "prior": result.prior, "cpu_seconds": seconds,
-              "task": result.model.task}
-    if ref is not None:
-        report["psnr"] = psnr(result.x, ref)
-        report["ssim"] = ssim(result.x, ref)
-    if args.compare is not None:
-        write_image(args.compare, _side_by_side(image.pixels, result.x), bit_depth=8)
-        report["compare"] = str(args.compare)
-    return report
+def _options(args, kernel) -> dict:
+    """``restore_image``'s keyword arguments from the parsed command."""
+    return {"kernel": kernel, "sr": args.sr, "downscaler": args.downscaler, "boundary": args.boundary,
+            "noise": args.noise, "prior": args.prior, "inverse": args.inverse, "device": args.device,
+            "threads": args.threads}
 
 
 def restore_main(args) -> int:
     """Run a parsed ``ppsolve restore`` command."""
+    if args.list is not None or (len(args.inputs) == 1 and args.inputs[0].is_dir()
+                                 and args.inputs[0].suffix.lower() != ".zarr"):
+        return batch_main(args, _options(args, _kernel_of(args)))
+    if not args.inputs:
+        raise ValueError("restore: expected an image file, a folder or --list FILE")
+    if len(args.inputs) == 1 and is_large(args.inputs[0], args.chunk):
+        return large_main(args, _options(args, _kernel_of(args)))
+    if any(getattr(args, k) is not None for k in ("workers", "memory_limit", "scheduler", "margin")) or args.rerun:
+        raise ValueError("--workers, --memory-limit, --scheduler, --margin and --rerun are for a folder, --list or a "
+                         "large image")
     several = len(args.inputs) > 1
     for path in args.inputs:
         if not path.is_file():
@@ -174,7 +187,8 @@ def restore_main(args) -> int:
         output_target(out)  # refuses a folder, a device or a FIFO before any work
     kernel = _kernel_of(args)
     for path, out in zip(args.inputs, outputs):
-        report = _restore_one(path, out, args, kernel)
+        report = restore_file(path, out, reference=args.reference, compare=args.compare, progress=not args.quiet,
+                              **_options(args, kernel))
         if args.json:
             print(json.dumps(report))
         else:
