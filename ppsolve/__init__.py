@@ -11,6 +11,7 @@ networks, and the model zoo (``ppsolve.zoo``) is available at once.
 from . import inverses, operators, prox, zoo
 from ._version import __version__
 from .admm import ADMM, ADMMResult, History
+from .blockwise import restore_large
 from .inverses import ConjugateGradient, DenseInverse, FourierInverse, GradientDescent, LearnedInverse, make_inverse
 from .photo import restore_image
 from .problems import Problem, synthetic_laplace
@@ -33,6 +34,7 @@ __all__ = [
     "prox",
     "restore",
     "restore_image",
+    "restore_large",
     "synthetic_laplace",
     "zoo",
 ]

@@ -19,6 +19,7 @@ list (one path a line, relative to the list's folder; blank lines and ``#`` comm
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -145,8 +146,9 @@ def restore_batch(paths, outdir, *, client=None, reference_dir=None, fmt: str | 
         if progress:
             from distributed import progress as show
 
-            show(futures)
-            print(file=sys.stderr)
+            with contextlib.redirect_stdout(sys.stderr):  # stdout stays the report's (--json)
+                show(futures)
+                print()
         result.reports = client.gather(futures)
     elif jobs:
         import dask
