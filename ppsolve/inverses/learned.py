@@ -234,7 +234,7 @@ class LearnedInverse(Inverse):
         steps, batch_size, lr, lr_final : Adam steps, noise images per step, and the learning rate, which
             decays geometrically from ``lr`` at step 0 to ``lr_final`` at the last step. ``None``: the
             architecture's defaults (``DEFAULT_TRAINING``).
-        seed : seeds the initial weights and the noise (``torch.Generator``s): equal seeds, equal results.
+        seed : seeds the initial weights and the noise (``torch.Generator`` objects): equal seeds, equal results.
         checkpoint : a file path. Every ``checkpoint_every`` steps, at the end, and when interrupted at a step
             boundary (Ctrl-C, or a ``KeyboardInterrupt`` raised by ``callback``), the weights, the Adam
             state, the noise generator's state and the log are written there atomically; if the file

@@ -2,8 +2,8 @@
 ``argmin_x 1/2 ||x - v||^2 + tau R(x; y)``, with ``tau = lam / (2 beta)`` inside ADMM (see ``basic``).
 
 Classical operators live in ``basic``, plug-and-play denoisers (BM3D, TV; no torch) in ``plug_and_play``,
-torch networks in ``denoiser``; ``pyproximal`` bridges ppsolve inverses into PyProximal (imported on demand,
-it needs the optional ``pyproximal`` package).
+torch networks in ``denoiser``. The bridges to other libraries' loops (PyProximal, deepinv, SCICO) are in
+``ppsolve.interop``.
 """
 from .basic import L2, TV, Box, CallableProx, Proximal, SoftThreshold, as_prox, check_tau
 from .denoiser import CPSDAEProx, DAEProx, DenoiserProx

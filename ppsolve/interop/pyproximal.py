@@ -10,8 +10,8 @@ For ``f(x) = ||y - A x||^2`` (no 1/2, ppsolve's convention) setting the gradient
     beta = 1 / (2 tau),
 
 i.e. exactly ADMM's z-update: one ``Inverse.solve`` (``ppsolve.inverses``). ``DataFidelity`` therefore lets
-any ppsolve inverse (Fourier, CG, dense, learned) serve PyProximal's solvers, e.g.
-``pyproximal.optimization.primal.ADMM(DataFidelity(...), pyproximal.L1(sigma=lam), x0, tau, niter)``.
+any ppsolve inverse (Fourier, CG, dense, learned, CG preconditioned by a learned network) serve PyProximal's
+solvers, e.g. ``pyproximal.optimization.primal.ADMM(DataFidelity(...), pyproximal.L1(sigma=lam), x0, tau, niter)``.
 With ``tau = 1 / (2 beta)`` and ``gfirst=True`` that run produces the same iterates as ``ppsolve.ADMM`` with
 ``SoftThreshold`` (PyProximal's ``z`` is ppsolve's ``x``, its ``x`` ppsolve's ``z``, its ``u`` is ``-u / (2 beta)``).
 
@@ -22,12 +22,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pyproximal
+
+try:
+    import pyproximal
+except ImportError as _err:  # pragma: no cover - exercised by tests/interop/test_missing.py
+    raise ImportError(f"ppsolve.interop.pyproximal needs PyProximal ({_err}): pip install ppsolve[interop]") from _err
 
 from .._validate import real_number
-from ..inverses import make_inverse
 from ..inverses.base import Inverse
 from ..operators.base import LinearOperator
+from ._inverses import InverseCache
 
 __all__ = ["DataFidelity", "as_pyproximal"]
 
@@ -38,21 +42,22 @@ class DataFidelity(pyproximal.ProxOperator):
     ``prox(v, tau)`` returns ``(A^T A + beta I)^{-1} (A^T y + beta v)`` with ``beta = 1 / (2 tau)`` (see the
     module docstring), ``grad(x) = 2 A^T (A x - y)``, and calling the operator gives ``f(x)``.
 
-    Which inverse solves it: the given ``inverse`` when ``1 / (2 tau)`` equals its ``beta`` (relative 1e-12);
-    otherwise a new inverse *of the same kind* (``make_inverse(A, 1 / (2 tau), inverse.name,
-    **inverse_options)``: the same method, with ``inverse_options`` and not the original instance's settings)
-    built on first use and cached per ``beta`` (the ``cache_size`` most recent are kept). A trained
-    ``LearnedInverse`` cannot be rebuilt for another ``beta``: call ``prox`` with ``tau = 1 / (2 beta)``.
-    Each ``beta`` keeps its last solution as the warm start of the next solve (used by iterative inverses).
+    Which inverse solves it (``ppsolve.interop._inverses.InverseCache``): the given ``inverse`` when
+    ``1 / (2 tau)`` equals its ``beta`` (relative 1e-12); otherwise a new inverse *of the same kind*
+    (``make_inverse(A, 1 / (2 tau), inverse.name, **inverse_options)``: the same method, with ``inverse_options``
+    and not the original instance's settings), or what a factory ``inverse(A, beta)`` returns, built on first
+    use and cached per ``beta`` (the ``cache_size`` most recent are kept). A trained ``LearnedInverse`` cannot
+    be rebuilt for another ``beta``: call ``prox`` with ``tau = 1 / (2 beta)``, or give a factory. Each ``beta``
+    keeps its last solution as the warm start of the next solve (used by iterative inverses).
 
     Parameters
     ----------
     A : the forward operator (``ppsolve.operators.LinearOperator``).
     y : the measurement, shape ``A.out_shape`` or flattened.
-    inverse : an ``Inverse`` for ``A`` (its kind and ``beta`` are used), or a name for ``make_inverse``
-        ("auto" by default: ``FourierInverse`` where ``A`` allows it, else CG).
+    inverse : an ``Inverse`` for ``A`` (its kind and ``beta`` are used), a name for ``make_inverse``
+        ("auto" by default: ``FourierInverse`` where ``A`` allows it, else CG), or a factory ``(A, beta) -> Inverse``.
     cache_size : how many inverses (for different ``tau``) to keep.
-    **inverse_options : for inverses this class builds.
+    **inverse_options : for inverses this class builds by name.
     """
 
     def __init__(self, A: LinearOperator, y, inverse="auto", cache_size: int = 4, **inverse_options):
@@ -66,18 +71,8 @@ class DataFidelity(pyproximal.ProxOperator):
                 f"DataFidelity: y has {y.size} entries, A's output shape {A.out_shape} has {math.prod(A.out_shape)}")
         self.y = y.reshape(A.out_shape)
         self.Aty = A.adjoint(self.y)
-        if isinstance(inverse, Inverse):
-            make_inverse(A, inverse.beta, inverse)  # checks that it was built for A
-            self.kind = inverse.name
-            self._cache = {inverse.beta: inverse}
-        elif isinstance(inverse, str):
-            self.kind = inverse
-            self._cache = {}
-        else:
-            raise TypeError(f"inverse: expected an ppsolve Inverse or a name, got {type(inverse).__name__}")
-        self.inverse_options = inverse_options
-        self.cache_size = int(cache_size)
-        self._warm: dict = {}
+        self.inverses = InverseCache(A, inverse, cache_size, "DataFidelity", **inverse_options)
+        self.kind = self.inverses.kind
 
     def __call__(self, x) -> float:
         r = self.y - self.A.apply(np.asarray(x, dtype=np.float64).reshape(self.A.in_shape))
@@ -85,30 +80,13 @@ class DataFidelity(pyproximal.ProxOperator):
 
     def inverse_for(self, beta: float) -> Inverse:
         """The inverse used for penalty ``beta`` (``tau = 1 / (2 beta)``), built and cached if needed."""
-        for known, inv in self._cache.items():
-            if math.isclose(known, beta, rel_tol=1e-12, abs_tol=0.0):
-                return inv
-        try:
-            inv = make_inverse(self.A, beta, self.kind, **self.inverse_options)
-        except ValueError as err:
-            raise ValueError(
-                f"DataFidelity: cannot build a {self.kind!r} inverse for beta = 1 / (2 tau) = {beta:g} ({err}); "
-                "call prox with tau = 1 / (2 beta) of the given inverse") from err
-        self._cache[beta] = inv
-        while len(self._cache) > self.cache_size:
-            oldest = next(iter(self._cache))
-            del self._cache[oldest]
-            self._warm.pop(oldest, None)
-        return inv
+        return self.inverses.get(beta)
 
     def prox(self, x, tau):
         tau = real_number(tau, "DataFidelity.prox tau", positive=True)
-        beta = 1.0 / (2.0 * tau)
-        inv = self.inverse_for(beta)
+        inv = self.inverse_for(1.0 / (2.0 * tau))
         v = np.asarray(x, dtype=np.float64).reshape(self.A.in_shape)
-        z = inv.solve(self.Aty + inv.beta * v, x0=self._warm.get(inv.beta))
-        self._warm[inv.beta] = z
-        return np.asarray(z).reshape(-1)
+        return np.asarray(self.inverses.solve(inv, self.Aty + inv.beta * v)).reshape(-1)
 
     def grad(self, x):
         x = np.asarray(x, dtype=np.float64).reshape(self.A.in_shape)

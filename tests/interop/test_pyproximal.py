@@ -1,4 +1,4 @@
-"""``DataFidelity``: ppsolve inverses as PyProximal's proximal operator of ||y - A x||^2."""
+"""``ppsolve.interop.pyproximal.DataFidelity``: ppsolve inverses as PyProximal's proximal operator of ||y - A x||^2."""
 from __future__ import annotations
 
 import runpy
@@ -16,7 +16,7 @@ from ppsolve.prox import SoftThreshold
 pyproximal = pytest.importorskip("pyproximal")
 pylops = pytest.importorskip("pylops")
 pyproximal_admm = pytest.importorskip("pyproximal.optimization.primal").ADMM
-_bridge = pytest.importorskip("ppsolve.prox.pyproximal")
+_bridge = pytest.importorskip("ppsolve.interop.pyproximal")
 DataFidelity, as_pyproximal = _bridge.DataFidelity, _bridge.as_pyproximal
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pyproximal_admm.py"
@@ -57,7 +57,7 @@ def test_inverse_reuse_and_rebuild(small):
     g = DataFidelity(A, small.y, "dense", cache_size=2)
     for tau in (1.0, 2.0, 3.0):
         g.prox(v, tau)
-    assert len(g._cache) == 2 and all(isinstance(i, DenseInverse) for i in g._cache.values())
+    assert len(g.inverses) == 2 and all(isinstance(i, DenseInverse) for i in g.inverses.kept().values())
     with pytest.raises(ValueError, match="tau"):
         f.prox(v, 0.0)
     with pytest.raises(ValueError, match="entries"):
@@ -95,8 +95,30 @@ def test_pyproximal_admm_matches_ppsolve_admm(small):
     np.testing.assert_allclose(x_p.reshape(16, 16), res.z, atol=1e-12)
 
 
+def test_learned_preconditioner_factory_is_exact_at_every_tau(small):
+    """A factory (A, beta) -> CG preconditioned by one network: exact answers at taus it was not built for."""
+    from ppsolve.inverses import LearnedInverse
+
+    A, y = small.A, small.y
+    learned = LearnedInverse(A, 0.05)  # untrained (near a scalar multiple of B): still symmetric positive definite
+    pc = learned.preconditioner()
+    f = DataFidelity(A, y, lambda A, beta: ConjugateGradient(A, beta, tol=1e-12, preconditioner=pc))
+    exact = DataFidelity(A, y, "fourier")
+    v = np.random.default_rng(1).standard_normal(256)
+    for tau in (10.0, 1.0, 0.2):
+        np.testing.assert_allclose(f.prox(v, tau), exact.prox(v, tau), atol=1e-9)
+    assert f.inverse_for(0.05).preconditioner is pc
+    # a learned inverse is what it is: the prox at its own tau is its (approximate) solve
+    g = DataFidelity(A, y, learned)
+    np.testing.assert_allclose(g.prox(v, 10.0), learned.solve(A.adjoint(y) + 0.05 * v.reshape(16, 16)).ravel())
+    with pytest.raises(ValueError, match="factory"):
+        g.prox(v, 1.0)  # another beta: a trained network cannot be rebuilt
+    with pytest.raises(TypeError, match="factory returned"):
+        DataFidelity(A, y, lambda A, beta: "not an inverse").prox(v, 1.0)
+
+
 def test_example_runs(monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", [str(EXAMPLE), "--size", "16", "--iters", "20"])
+    monkeypatch.setattr(sys, "argv", [str(EXAMPLE), "--size", "64", "--iters", "10"])
     runpy.run_path(str(EXAMPLE), run_name="__main__")
     out = capsys.readouterr().out
-    assert "DataFidelity" in out and "pyproximal.L2" in out
+    assert "DataFidelity" in out and "pyproximal.L2" in out and "learned" in out
