@@ -1,4 +1,7 @@
-r"""Motion deblurring of one whole natural image with the zoo's natural-image prior (paper section 4.3).
+r"""Motion deblurring with the learned natural-image prior
+======================================================
+
+Motion deblurring of one whole natural image with the zoo's natural-image prior (paper section 4.3). ::
 
     python examples/deblur_motion.py [--image PATH] [--inverse fourier|learned]
 
@@ -10,8 +13,8 @@ The image (default: BSD68 test005, the whole 481 x 321 picture) is blurred with 
 * ``ppsolve.restore(y, A, prior="natural-gray")``: staged ADMM with the zoo's deblurring settings. The image
   is within the prior's tile budget (1024 x 1024 pixels), so the prior runs on it whole (beyond the budget it
   would run tile by tile, ``ppsolve.patches.Patchwise``, section 3.4, with the same result). The z-update is the exact ``FourierInverse`` or, with ``--inverse learned``,
-  ``LearnedInverse``s trained from noise (direct form, on 128 x 128, kernels of 31 x 31 or, below beta = 0.01,
-  63 x 63: ``ppsolve.experiments.natural.deblur_inverse_options``; one per stage's beta,
+  learned inverses (``LearnedInverse``) trained from noise (direct form, on 128 x 128, kernels of 31 x 31 or,
+  below beta = 0.01, 63 x 63: ``ppsolve.experiments.natural.deblur_inverse_options``; one per stage's beta,
   cached in the output folder).
 
 Writes results/examples/deblur_motion.{png,json}.

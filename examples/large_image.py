@@ -1,4 +1,7 @@
-r"""Make inputs for the Dask commands: a large blurred TIFF, written block by block, and a folder of photos.
+r"""Inputs for the Dask commands: a large TIFF and a folder
+=======================================================
+
+Make inputs for the Dask commands: a large blurred TIFF, written block by block, and a folder of photos. ::
 
     python examples/large_image.py --size 512 --out big
 
@@ -6,7 +9,7 @@ The scene is a mosaic of ``docs/images/astronaut.png`` (grey, 256 x 256, NASA, p
 tile to tile so that it has no seams, ``size + 8`` pixels a side. Dask builds it block by block, correlates it
 as a whole with the 9 x 9 motion kernel ``motion_kernel(9, 30)`` (``map_overlap``), keeps the central
 ``size x size`` (the scene goes on past the frame), adds noise N(0, 0.01^2) and writes each block as a tile of
-an 8-bit tiled BigTIFF: no process holds the whole image. Then ``ppsolve restore`` restores it block by block:
+an 8-bit tiled BigTIFF: no process holds the whole image. Then ``ppsolve restore`` restores it block by block::
 
     ppsolve restore big/blurred.tif --motion 9 30 --noise 0.01 --chunk 256 -o big/restored.tif --workers 2
 

@@ -1,5 +1,8 @@
-"""Operator tour: a strided blur A = S H on a synthetic 64 x 64 image, its adjoint, a dot test, ||A||,
-and the same operator on torch tensors with autograd (the vector-Jacobian product of A is A^T).
+"""A tour of an operator: adjoint, dot test, norm, torch
+=====================================================
+
+Operator tour: a strided blur A = S H on a synthetic 64 x 64 image, its adjoint, a dot test, ||A||,
+and the same operator on torch tensors with autograd (the vector-Jacobian product of A is A^T). ::
 
     python examples/operator_demo.py
 """

@@ -1,4 +1,7 @@
-r"""Deblur a colour photograph whose scene goes on past its frame, from files to files.
+r"""Restore a blurred colour photograph
+===================================
+
+Deblur a colour photograph whose scene goes on past its frame, from files to files. ::
 
     python examples/restore_photo.py [--out results/photo]
 
