@@ -44,9 +44,11 @@ def test_interiors_tile_the_image_once_and_pieces_add_the_margin_clipped(h, w, c
 def test_the_default_margin_adds_the_blur_and_prior_reaches():
     r = blockwise.reach(KERNEL, prior="natural-gray")
     assert r["blur"] == 2 and r["prior"] > 0 and r["factor"] == 1
-    assert default_margin(KERNEL) == 8 * -(-2 * (2 + r["prior"]) // 8)
+    assert default_margin(KERNEL) == 8 * -(-4 * (2 + r["prior"]) // 8)
     assert default_margin(motion_kernel(21, 0)) > default_margin(KERNEL)  # a longer blur, more context
-    assert default_margin(sr=4) == 8 * -(-2 * (8 + r["prior"]) // 32)  # in the low-resolution pixels
+    assert default_margin(sr=4) == 8 * -(-4 * (8 + r["prior"]) // 32)  # in the low-resolution pixels
+    assert blockwise.default_chunk(128) == 768 and blockwise.default_chunk(40, 4) == 176
+    assert blockwise.default_chunk(600) == 64  # never below 64
 
 
 @pytest.mark.parametrize("colour", [False, True])
