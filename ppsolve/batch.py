@@ -19,15 +19,13 @@ list (one path a line, relative to the list's folder; blank lines and ``#`` comm
 """
 from __future__ import annotations
 
-import contextlib
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cluster import require_dask
+from .cluster import current, map_tasks, require_dask
 from .imagefile import FORMATS
-from .photo_files import restore_file
+from .photo_files import output_name, restore_file
 
 __all__ = ["BatchResult", "images_in", "images_listed", "output_name", "reference_for", "restore_batch"]
 
@@ -54,15 +52,6 @@ def images_listed(listing) -> list[Path]:
             p = Path(line)
             paths.append(p if p.is_absolute() else listing.parent / p)
     return paths
-
-
-def output_name(path: Path, outdir: Path, fmt: str | None = None) -> Path:
-    """``outdir/STEM.EXT``: ``fmt``'s extension if given, else the input's (PNG for JPEG inputs)."""
-    suffix = {"png": ".png", "tiff": ".tif", "jpeg": ".jpg"}.get(fmt or "", None)
-    if suffix is None:
-        suffix = path.suffix.lower()
-        suffix = ".png" if suffix in (".jpg", ".jpeg") or suffix not in FORMATS else suffix
-    return Path(outdir) / f"{path.stem}{suffix}"
 
 
 def reference_for(path: Path, reference_dir) -> Path | None:
@@ -135,25 +124,6 @@ def restore_batch(paths, outdir, *, client=None, reference_dir=None, fmt: str | 
         else:
             jobs.append((path, out, reference_for(path, reference_dir)))
     start = time.perf_counter()
-    if client is None:
-        try:
-            from distributed import get_client
-            client = get_client()
-        except ValueError:
-            client = None
-    if jobs and client is not None:
-        futures = [client.submit(_task, path, out, ref, options, pure=False) for path, out, ref in jobs]
-        if progress:
-            from distributed import progress as show
-
-            with contextlib.redirect_stdout(sys.stderr):  # stdout stays the report's (--json)
-                show(futures)
-                print()
-        result.reports = client.gather(futures)
-    elif jobs:
-        import dask
-
-        result.reports = list(dask.compute(*[dask.delayed(_task)(p, o, r, options) for p, o, r in jobs],
-                                           scheduler="threads"))
+    result.reports = map_tasks(_task, [(p, o, r, options) for p, o, r in jobs], current(client), progress)
     result.wall_seconds = time.perf_counter() - start
     return result

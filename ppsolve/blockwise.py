@@ -31,24 +31,22 @@ they are trained per operator, and so per piece size.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import resource
-import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._validate import choice, integer, real_number
-from .cluster import require_dask
+from .cluster import current, map_tasks, require_dask
 from .largefile import BlockOutput, LargeImage
 from .noise import estimate_noise
 from .photo import _prior_for, normalised_kernel, restore_image
 
 __all__ = ["DEFAULT_CHUNK", "LargeResult", "block_pieces", "default_margin", "estimate_noise_sampled", "reach",
-           "default_chunk", "restore_block", "restore_large", "restore_lazy"]
+           "check_inverse", "default_chunk", "restore_block", "restore_large", "restore_lazy"]
 
 #: the largest default block side (``default_chunk``)
 DEFAULT_CHUNK = 1024
@@ -80,6 +78,14 @@ def default_margin(kernel=None, sr=None, downscaler=None, prior: str = "natural-
     r = reach(kernel, sr, downscaler, prior)
     pixels = 4 * (r["blur"] + r["prior"]) / r["factor"]
     return int(8 * math.ceil(pixels / 8))
+
+
+def check_inverse(inverse: str) -> None:
+    """Refuse the learned inverses: they are trained per operator, so per piece size."""
+    choice(inverse, "inverse", ("auto", "fourier", "cg", "learned", "learned-pcg"))
+    if inverse in ("learned", "learned-pcg"):
+        raise ValueError(f"--inverse {inverse}: learned inverses are trained per operator, so per piece size; block-wise "
+                         "restoration uses auto, cg or fourier")
 
 
 def default_chunk(margin: int, factor: int = 1) -> int:
@@ -170,10 +176,7 @@ class LargeResult:
 def _options(source, kernel, sr, downscaler, boundary, noise, prior, inverse, device, margin, chunk):
     if kernel is not None:
         kernel = normalised_kernel(kernel)
-    choice(inverse, "inverse", ("auto", "fourier", "cg", "learned", "learned-pcg"))
-    if inverse in ("learned", "learned-pcg"):
-        raise ValueError(f"--inverse {inverse}: learned inverses are trained per operator, so per piece size; block-wise "
-                         "restoration uses auto, cg or fourier")
+    check_inverse(inverse)
     name, _ = _prior_for(len(source.shape) == 3, prior)
     margin = default_margin(kernel, sr, downscaler, name) if margin is None else integer(margin, "margin", minimum=0)
     f = 1 if sr is None else integer(sr, "sr", 2, 4)
@@ -211,8 +214,6 @@ def restore_large(image, output, *, kernel=None, sr=None, downscaler=None, bound
     ``photo.restore_image``; a module-level function, so that it pickles to the workers), e.g. a cheaper
     prior. Returns a ``LargeResult``."""
     require_dask()
-    import dask
-
     source = image if isinstance(image, LargeImage) else LargeImage(image)
     options, name, margin, chunk, estimated = _options(source, kernel, sr, downscaler, boundary, noise, prior, inverse,
                                                        device, margin, chunk)
@@ -223,30 +224,10 @@ def restore_large(image, output, *, kernel=None, sr=None, downscaler=None, bound
     done = out.done()
     todo = [(index, interior, piece) for index, interior, piece in block_pieces(source.size, chunk, margin)
             if index not in done]
-    if client is None:
-        try:
-            from distributed import get_client
-            client = get_client()
-        except (ImportError, ValueError):
-            client = None
-    reports = []
-    if todo:
-        if client is not None:
-            shared = client.scatter(source, broadcast=True) if source.kind == "array" else source
-            futures = [client.submit(_run_block, shared, out, index, interior, piece, f, options, restore, pure=False,
-                                     key=f"ppsolve-block-{index[0]}-{index[1]}-{os.getpid()}-{time.time_ns()}")
-                       for index, interior, piece in todo]
-            if progress:
-                from distributed import progress as show
-
-                with contextlib.redirect_stdout(sys.stderr):  # stdout stays the report's (--json)
-                    show(futures)
-                    print()
-            reports = client.gather(futures)
-        else:
-            tasks = [dask.delayed(_run_block)(source, out, index, interior, piece, f, options, restore)
-                     for index, interior, piece in todo]
-            reports = list(dask.compute(*tasks, scheduler="threads"))
+    client = current(client)
+    shared = client.scatter(source, broadcast=True) if client is not None and todo and source.kind == "array" else source
+    reports = map_tasks(_run_block, [(shared, out, index, interior, piece, f, options, restore)
+                                     for index, interior, piece in todo], client, progress)
     written = out.finish()
     return LargeResult(written, options["noise"], estimated, name, margin, chunk, len(todo), len(done), reports)
 

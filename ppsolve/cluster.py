@@ -21,7 +21,7 @@ import logging
 import os
 import sys
 
-__all__ = ["client", "require_dask", "worker_environment"]
+__all__ = ["client", "current", "map_tasks", "require_dask", "worker_environment"]
 
 
 def worker_environment(threads: int = 1) -> dict:
@@ -91,3 +91,34 @@ def _announce(c, quiet: bool) -> None:
     n = len(c.scheduler_info().get("workers", {}))
     where = f", dashboard {link}" if link else ""
     print(f"dask: {n} worker(s) at {c.scheduler.address}{where}", file=sys.stderr)
+
+
+def current(given=None):
+    """``given``, else the ``distributed`` client of the calling context, else None (Dask's threaded scheduler)."""
+    if given is not None:
+        return given
+    try:
+        from distributed import get_client
+        return get_client()
+    except (ImportError, ValueError):
+        return None
+
+
+def map_tasks(fn, calls, client=None, progress: bool = False) -> list:
+    """``[fn(*args) for args in calls]``, one Dask task each: on ``client`` (a ``distributed.Client``; with Dask's
+    progress bar on standard error when ``progress``, so that standard output stays the caller's), or on Dask's
+    threaded scheduler when ``client`` is None."""
+    if not calls:
+        return []
+    if client is None:
+        import dask
+
+        return list(dask.compute(*[dask.delayed(fn)(*args) for args in calls], scheduler="threads"))
+    futures = [client.submit(fn, *args, pure=False) for args in calls]
+    if progress:
+        from distributed import progress as show
+
+        with contextlib.redirect_stdout(sys.stderr):
+            show(futures)
+            print()
+    return client.gather(futures)

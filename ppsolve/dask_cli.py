@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from .blockwise import DEFAULT_CHUNK, restore_large
+from .blockwise import DEFAULT_CHUNK, check_inverse, restore_large
 from .cluster import client
 from .largefile import TIFF_SUFFIXES
 
@@ -54,9 +54,7 @@ def large_main(args, options: dict) -> int:
     options = {k: v for k, v in options.items() if k != "threads"}  # the workers' own knob
     if args.output.suffix.lower() not in (".zarr", *TIFF_SUFFIXES):  # before a cluster starts
         raise ValueError(f"-o {args.output}: a large image is written to a Zarr folder (.zarr) or a TIFF (.tif)")
-    if options["inverse"] in ("learned", "learned-pcg"):
-        raise ValueError(f"--inverse {options['inverse']}: learned inverses are trained per operator, so per piece "
-                         "size; block-wise restoration uses auto, cg or fourier")
+    check_inverse(options["inverse"])
     with _client(args) as c:
         result = restore_large(args.inputs[0], args.output, chunk=args.chunk, margin=args.margin, client=c,
                                progress=not args.quiet, **options)

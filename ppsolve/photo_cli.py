@@ -20,7 +20,7 @@ from .imagefile import FORMATS, read_image
 from .kernels_from_pairs import estimate_kernel
 from .operators import gaussian_kernel, motion_kernel
 from .photo import BOUNDARIES, DOWNSCALERS, INVERSES, normalised_kernel
-from .photo_files import restore_file
+from .photo_files import output_name, restore_file
 
 __all__ = ["add_kernel_parser", "add_restore_parser", "kernel_main", "read_kernel", "restore_main"]
 
@@ -130,11 +130,7 @@ def _output_for(path: Path, args, several: bool) -> Path:
     out = args.output
     if not several and not out.is_dir():
         return out
-    suffix = {"png": ".png", "tiff": ".tif", "jpeg": ".jpg"}.get(args.format or "", None)
-    if suffix is None:
-        suffix = ".png" if path.suffix.lower() in (".jpg", ".jpeg") else path.suffix.lower()
-        suffix = suffix if suffix in FORMATS else ".png"
-    return out / f"{path.stem}{suffix}"
+    return output_name(path, out, args.format)
 
 
 def _kernel_of(args):

@@ -12,12 +12,22 @@ from pathlib import Path
 
 import numpy as np
 
-from .imagefile import ImageFile, read_image, write_image
+from .imagefile import FORMATS, ImageFile, read_image, write_image
 from .metrics import psnr, ssim
 from .operators import Resize
 from .photo import restore_image
 
-__all__ = ["restore_file", "side_by_side"]
+__all__ = ["output_name", "restore_file", "side_by_side"]
+
+
+def output_name(path: Path, outdir: Path, fmt: str | None = None) -> Path:
+    """``outdir/STEM.EXT`` for the input ``path``: ``fmt``'s extension if given (png, tiff, jpeg), else the
+    input's (PNG for a JPEG or an unknown format)."""
+    suffix = {"png": ".png", "tiff": ".tif", "jpeg": ".jpg"}.get(fmt or "", None)
+    if suffix is None:
+        suffix = Path(path).suffix.lower()
+        suffix = ".png" if suffix in (".jpg", ".jpeg") or suffix not in FORMATS else suffix
+    return Path(outdir) / f"{Path(path).stem}{suffix}"
 
 
 def side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
