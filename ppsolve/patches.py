@@ -8,8 +8,9 @@ with weights:
 
     out[p] = sum_t w_t(p) fn(tile_t)[p] / sum_t w_t(p)
 
-Tile starts along each axis are ``0, s, 2 s, ...`` with the stride ``s = patch - overlap``, plus a last tile
-flush with the far border (so every pixel is covered and no tile is padded). With ``align > 1`` every start
+Along each axis the image is cut into the fewest tiles of at most ``patch`` pixels that overlap by ``overlap``,
+all of one length (``patch_spans``): starts ``0, s, 2 s, ...`` with a stride ``s <= patch - overlap``, plus a
+last tile flush with the far border (so every pixel is covered and no tile is padded). With ``align > 1`` every start
 is a multiple of ``align`` (for networks that commute only with such translations, like a U-Net), and the
 last tile may be up to ``align - 1`` pixels longer than ``patch``. The 1-D weight of a tile along
 an axis is
@@ -56,20 +57,27 @@ WINDOWS = ("hann", "flat")
 
 
 def patch_spans(n: int, patch: int, overlap: int, align: int = 1) -> list[tuple[int, int]]:
-    """``(start, length)`` of the tiles along an axis of length ``n``: starts ``0, s, 2 s, ...`` (``s = patch -
-    overlap``, a multiple of ``align``) of length ``patch``, and a last tile that ends at ``n`` and starts at
-    the largest multiple of ``align`` at most ``n - patch`` (so it may be up to ``align - 1`` longer);
-    ``[(0, n)]`` when ``patch >= n``."""
+    """``(start, length)`` of the tiles along an axis of length ``n``: ``[(0, n)]`` when ``patch >= n``; else the
+    fewest tiles of at most ``patch`` that cover ``n`` with ``overlap``, ``t = ceil((n - overlap) / (patch -
+    overlap))``, balanced: each of length ``L = s + overlap`` with the stride ``s`` the smallest multiple of
+    ``align`` with ``t s + overlap >= n``. Starts ``0, s, 2 s, ...`` and a last tile that ends at ``n`` and starts
+    at the largest multiple of ``align`` at most ``n - L`` (so it may be up to ``align - 1`` longer).
+
+    Balancing matters for cost: a frame just over one tile (``n = patch + 8``) is two tiles of about ``n / 2 +
+    overlap``, not two full tiles (which would evaluate the network on nearly twice the pixels)."""
     if patch >= n:
         return [(0, n)]
-    stride = patch - overlap
-    if stride % align:
-        raise ValueError(f"patch_spans: the stride patch - overlap = {stride} must be a multiple of align {align}")
-    starts = list(range(0, n - patch + 1, stride))
-    last = (n - patch) // align * align
+    if (patch - overlap) % align:
+        raise ValueError(f"patch_spans: the stride patch - overlap = {patch - overlap} must be a multiple of "
+                         f"align {align}")
+    count = -(-(n - overlap) // (patch - overlap))
+    stride = -(-(-(-(n - overlap) // count)) // align) * align  # ceil((n - overlap) / count), up to align
+    length = stride + overlap
+    starts = list(range(0, n - length + 1, stride))
+    last = (n - length) // align * align
     if starts[-1] != last:
         starts.append(last)
-    return [(start, patch) for start in starts[:-1]] + [(starts[-1], n - starts[-1])]
+    return [(start, length) for start in starts[:-1]] + [(starts[-1], n - starts[-1])]
 
 
 def patch_window(length: int, overlap: int, margin: int, taper_start: bool, taper_end: bool,

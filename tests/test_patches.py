@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from ppsolve.nn.cpsdae import CPSDAE as CPSDAENet
 from ppsolve.nn.dncnn import DnCNN
@@ -17,22 +19,44 @@ def _net(channels=1, dilations=(1, 2, 1)):
 
 
 def test_starts_cover_and_end_flush():
-    assert patch_spans(100, 64, 16) == [(0, 64), (36, 64)]
+    assert patch_spans(100, 64, 16) == [(0, 58), (42, 58)]  # two balanced tiles, not two of 64
     assert patch_spans(64, 64, 16) == [(0, 64)]
     assert patch_spans(30, 64, 16) == [(0, 30)]
-    s = [start for start, _ in patch_spans(200, 64, 16)]
-    assert s[0] == 0 and s[-1] == 200 - 64 and all(b - a <= 48 for a, b in zip(s, s[1:]))
+    assert patch_spans(200, 64, 16) == [(0, 62), (46, 62), (92, 62), (138, 62)]
+    assert patch_spans(1032, 1024, 60) == [(0, 546), (486, 546)]  # a frame just over one tile: 1092 pixels, not 2048
 
 
 def test_aligned_starts_are_multiples_and_the_last_tile_reaches_the_end():
     for n in range(130, 140):
         tiles = patch_spans(n, 64, 16, align=4)
         assert all(start % 4 == 0 for start, _ in tiles)
-        assert all(length == 64 for _, length in tiles[:-1])
-        start, length = tiles[-1]
-        assert start + length == n and 64 <= length < 64 + 4
+        length = tiles[0][1]
+        assert all(t == length for _, t in tiles[:-1]) and length <= 64
+        start, last = tiles[-1]
+        assert start + last == n and length <= last < length + 4
     with pytest.raises(ValueError, match="multiple of align 4"):
         patch_spans(200, 64, 18, align=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(1, 3000), patch=st.integers(8, 1100), overlap=st.integers(0, 200), align=st.sampled_from([1, 4, 16]))
+def test_spans_are_the_fewest_balanced_tiles_that_cover(n, patch, overlap, align):
+    overlap = min(overlap, patch - align)
+    patch -= (patch - overlap) % align
+    assume(patch > overlap >= 0)
+    tiles = patch_spans(n, patch, overlap, align)
+    if n <= patch:
+        assert tiles == [(0, n)]
+        return
+    fewest = -(-(n - overlap) // (patch - overlap))  # no fewer tiles of at most `patch` can cover
+    # (alignment may let the last tile, up to align - 1 longer than the others, stand in for one more)
+    assert len(tiles) == fewest if align == 1 else len(tiles) <= fewest
+    assert tiles[0][0] == 0 and sum(tiles[-1]) == n
+    assert all(start % align == 0 for start, _ in tiles)
+    assert all(length <= patch for _, length in tiles[:-1]) and tiles[-1][1] < patch + align
+    for (a, la), (b, lb) in zip(tiles, tiles[1:]):
+        assert a < b and a + la - b >= overlap  # neighbours overlap by at least `overlap`
+    assert max(t for _, t in tiles) - min(t for _, t in tiles) < align  # balanced
 
 
 def test_hann_is_partition_of_unity_on_regular_grid():
