@@ -125,6 +125,17 @@ def fourier_inverse(A, beta):
     return FourierInverse(A, beta)
 
 
+def against_bm3d(report: dict, methods) -> dict:
+    """Per method: PSNR gain over BM3D-PnP (all images, dB) and its CPU time as a fraction of BM3D-PnP's, both
+    from this run (``report["psnr"]`` / ``report["cpu_seconds_per_image"]`` with a ``bm3d_pnp`` entry)."""
+    base_psnr = report["psnr"]["bm3d_pnp"]["all"]
+    base_cpu = report["cpu_seconds_per_image"]["bm3d_pnp"]
+    return {m: {"psnr_gain_db": report["psnr"][m]["all"] - base_psnr,
+                "cpu_fraction": report["cpu_seconds_per_image"][m] / base_cpu,
+                "speed_up": base_cpu / report["cpu_seconds_per_image"][m]}
+            for m in methods if m != "bm3d_pnp"}
+
+
 def split_summary(values, tune: int):
     """Means over the first ``tune`` items (where settings were chosen), the rest, and all."""
     v = np.asarray(values, dtype=float)

@@ -1,7 +1,7 @@
 r"""ADMM for ``min_x ||y - A x||^2 + lam R(x)`` with a swappable inverse and proximal operator.
 
 The splitting ``x = z`` (paper eqs. 3-5) with penalty ``beta > 0``, dual variable ``u`` (shaped like ``x``),
-``z_0 = x0`` (zeros by default) and ``u_0 = 0``; iteration ``k = 1, 2, ...``:
+``z_0 = x0`` (zeros by default) and ``u_0 = 0`` (or a given ``u0``); iteration ``k = 1, 2, ...``:
 
 .. code-block:: text
 
@@ -254,7 +254,7 @@ class ADMM:
 
     # -- the iteration ----------------------------------------------------------------------------------
     def solve(self, y, iters: int = 100, x0=None, tol: float | None = None, callback=None,
-              x_true=None) -> ADMMResult:
+              x_true=None, u0=None) -> ADMMResult:
         """Run ADMM on the measurement ``y`` (shape ``(*batch, *A.out_shape)``).
 
         Parameters
@@ -268,6 +268,9 @@ class ADMM:
         callback : ``callback(k, state)`` after iteration ``k`` (``state``: ``ADMMState``); returning True
             (any truthy value) stops the run.
         x_true : the ground truth, for ``history.nmse``.
+        u0 : the starting dual ``u_0`` (default zeros), shaped like ``x0``. ``u`` is the unscaled dual (the
+            scaled one is ``u / (2 beta)``), so a ``u0`` carried over from a run at another ``beta`` is
+            already the dual rescaled for the new penalty (``ppsolve.staged``'s ``dual="keep"``).
 
         Raises ``FloatingPointError`` naming the iteration and the variable (x from the proximal operator,
         z from the inverse, or u) as soon as one holds a NaN or an infinity.
@@ -290,7 +293,7 @@ class ADMM:
             if true_sq == 0:
                 raise ValueError("ADMM.solve: x_true is all zeros, so the NMSE ||x - x_true||^2 / ||x_true||^2 "
                                  "is undefined")
-        u = xp.zeros(xshape, dtype=y.dtype, device=device)
+        u = xp.zeros(xshape, dtype=y.dtype, device=device) if u0 is None else self._like(u0, y, xshape, "u0")
 
         beta, lam, tau = self.beta, self.lam, self.tau
         A, prox, inverse = self.A, self.prox, self.inverse

@@ -12,6 +12,12 @@ r"""Classical baselines for the natural-image benchmarks (deblurring, super-reso
 ``tv_admm(y, A, lam, ...)``
     ``argmin ||y - A x||^2 + lam TV(x)`` by ``ppsolve.ADMM`` with the exact Fourier inverse and the isotropic
     TV proximal operator (FGP, ``ppsolve.prox.TV``); a thin helper fixing the settings the benchmarks use.
+``bm3d_pnp(y, A, noise, sigma_start, sigma_end, ...)``
+    Plug-and-play ADMM with BM3D (the ``bm3d`` package) as the denoiser: ``iters`` iterations, each at its own
+    noise level ``sigma_k`` falling geometrically from ``sigma_start`` to ``sigma_end``, penalty
+    ``beta_k = lam noise^2 / sigma_k^2`` (DPIR's rule in ADMM's scaling, ``ppsolve.staged.sigma_schedule``),
+    the exact Fourier z-update, and the dual carried over when ``beta`` changes (``dual="keep"``: ADMM's
+    unscaled dual, so the scaled one is rescaled by ``beta_old / beta_new``).
 
 Interpolation baselines (aligned bicubic) are in ``ppsolve.interpolation``; the benchmarks' data conventions
 (crops, noise seeds, scores) in ``ppsolve.experiments.natural``.
@@ -27,8 +33,10 @@ from .inverses.fourier import FourierInverse
 from .metrics import psnr
 from .operators.base import LinearOperator
 from .prox.basic import TV
+from .prox.plug_and_play import PlugAndPlay, bm3d_denoiser
+from .staged import sigma_schedule, solve_staged
 
-__all__ = ["tv_admm", "wiener", "wiener_best"]
+__all__ = ["bm3d_pnp", "tv_admm", "wiener", "wiener_best"]
 
 
 
@@ -82,3 +90,17 @@ def tv_admm(y, A: LinearOperator, lam: float, beta: float | None = None, iters: 
     admm = ADMM(A, TV(iters=tv_iters), "fourier", beta=beta, lam=lam)
     x0 = A.adjoint(y) if A.in_shape == A.out_shape else None
     return admm.solve(y, iters=iters, x0=x0, x_true=x_true)
+
+
+def bm3d_pnp(y, A: LinearOperator, noise: float, sigma_start: float, sigma_end: float, iters: int = 12,
+             lam: float = 0.5, x0=None, inverse="fourier", profile: str = "np"):
+    """Plug-and-play ADMM with BM3D (see the module docstring): ``iters`` stages of one iteration, BM3D at
+    ``sigma_k`` (``geomspace(sigma_start, sigma_end, iters)``), ``beta_k = lam noise^2 / sigma_k^2``, started at
+    ``x0`` (``z_0``; zeros by default), the dual kept across stages. One grey image ``y`` (``A.out_shape``), NumPy.
+    Returns the ``ADMMResult`` (``x``: BM3D's last output)."""
+    noise = float(noise)
+    if not noise > 0:
+        raise ValueError(f"bm3d_pnp: noise must be > 0 (the measurement's noise level), got {noise!r}")
+    prox = PlugAndPlay(bm3d_denoiser(profile=profile), image_ndim=2, numpy=True)
+    stages = sigma_schedule(sigma_start, sigma_end, iters, lam * noise**2)
+    return solve_staged(A, prox, y, stages, inverse=inverse, x0=x0, dual="keep")

@@ -2,8 +2,11 @@ r"""Staged ADMM: a schedule of penalties (and noise levels) for learned priors, 
 
 ADMM with a learned denoiser works best with a penalty that grows (or, for a noise-conditional denoiser, a
 noise level that falls) over the run. ``stages`` is a list of ``(beta, iterations)`` or ``(beta, iterations,
-sigma)``: each stage is one ``ADMM`` solve warm-started at the previous stage (``z_0`` = its last z-update,
-``u_0 = 0``; with one iteration per stage this is half-quadratic splitting). With ``sigma`` the stage's
+sigma)``: each stage is one ``ADMM`` solve warm-started at the previous stage (``z_0`` = its last z-update;
+``dual="reset"`` (default) starts each stage at ``u_0 = 0``, and with one iteration per stage this is
+half-quadratic splitting; ``dual="keep"`` carries ``u`` over, which is continuing ADMM with a changed penalty:
+ADMM's ``u`` is the unscaled dual, so keeping it rescales the scaled dual ``u / (2 beta)`` by
+``beta_old / beta_new``, the usual update when the penalty changes). With ``sigma`` the stage's
 ``lam`` is ``2 beta sigma^2``, so that ``tau = lam / (2 beta) = sigma^2`` and a noise-conditional prior
 (``sigma_of_tau = sqrt``) denoises at ``sigma``; without it ``lam`` is the given value (which a blind prior
 ignores). One stage is the plain ADMM of the paper.
@@ -82,25 +85,29 @@ def _inverse_for(inverse, A: LinearOperator, beta: float):
 
 
 def solve_staged(A: LinearOperator, prox, y, stages, inverse="auto", x0=None, lam: float = 0.0,
-                 **solve_options) -> ADMMResult:
+                 dual: str = "reset", **solve_options) -> ADMMResult:
     """Staged ADMM (see the module docstring): one ``ADMM(A, prox, inverse, beta, lam)`` solve per stage, each
     started at the previous stage's last ``z``. Returns the last stage's ``ADMMResult`` with ``history`` holding the
     records of all stages in order (``time`` and ``wall`` restart at each stage) and ``iterations`` their
     total. ``inverse``: a name, an ``Inverse`` (one beta only) or a callable ``(A, beta) -> Inverse``, called
-    once per stage. ``solve_options`` go to ``ADMM.solve`` (``tol``, ``callback``, ``x_true``); a callback that
+    once per stage. ``dual``: "reset" (``u_0 = 0`` at every stage) or "keep" (the previous stage's ``u``; see the
+    module docstring). ``solve_options`` go to ``ADMM.solve`` (``tol``, ``callback``, ``x_true``); a callback that
     stops a stage stops the whole run."""
+    if dual not in ("reset", "keep"):
+        raise ValueError(f"solve_staged: dual must be 'reset' or 'keep', got {dual!r}")
     history, iterations, result = History(), 0, None
-    z = x0
+    z, u = x0, None
     for beta, iters, sigma in parse_stages(stages):
         stage_lam = 2.0 * beta * sigma**2 if sigma is not None else lam
         inv = _inverse_for(inverse, A, beta)
         admm = ADMM(A, prox, inverse=inv, beta=None if isinstance(inv, Inverse) else beta, lam=stage_lam)
         result = None  # the previous stage's x, z and u are not needed any more: let them go
-        result = admm.solve(y, iters=iters, x0=z, **solve_options)
+        result = admm.solve(y, iters=iters, x0=z, u0=u, **solve_options)
         history.extend(result.history)
         iterations += result.iterations
         if result.stop_reason == "callback":
             break
         z = result.z  # the data-consistent iterate: the next stage's first x is prox(z), as ADMM would go on
+        u = result.u if dual == "keep" else None
     result.history, result.iterations = history, iterations
     return result

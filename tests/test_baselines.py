@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ppsolve.baselines import tv_admm, wiener, wiener_best
+from ppsolve.baselines import bm3d_pnp, tv_admm, wiener, wiener_best
 from ppsolve.experiments.natural import measure, score
 from ppsolve.operators import Convolution, gaussian_kernel, motion_kernel
 
@@ -52,3 +52,14 @@ def test_tv_admm_beats_the_blurred_input():
     y = measure(A, x[None], 0.01, 0)[0]
     res = tv_admm(y, A, 0.002, iters=30, tv_iters=10)
     assert score(res.x, x) > score(y, x) + 1.0
+
+
+def test_bm3d_pnp_runs_one_iteration_per_noise_level_and_beats_the_blurred_input():
+    pytest.importorskip("bm3d")
+    x = _image(n=48, texture=0.02)
+    A = Convolution(motion_kernel(9, 30, 9), x.shape)
+    y = measure(A, x[None], 0.01, 0)[0]
+    res = bm3d_pnp(y, A, 0.01, 0.1, 0.015, iters=4, x0=y)
+    assert res.iterations == 4 and score(res.x, x) > score(y, x) + 1.0
+    with pytest.raises(ValueError, match="noise must be > 0"):
+        bm3d_pnp(y, A, 0.0, 0.1, 0.015)

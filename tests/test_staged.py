@@ -57,6 +57,22 @@ def test_stages_continue_from_the_last_z_and_merge_histories(blur):
     assert np.allclose(taus, [0.01, 0.0009])
 
 
+def test_keeping_the_dual_is_one_admm_run_with_a_changed_penalty(blur):
+    A, x, y = blur
+    kept = solve_staged(A, L2(), y, [(0.3, 2), (1.0, 3)], lam=0.02, x0=y, dual="keep")
+    first = ADMM(A, L2(), "fourier", beta=0.3, lam=0.02).solve(y, iters=2, x0=y)
+    second = ADMM(A, L2(), "fourier", beta=1.0, lam=0.02).solve(y, iters=3, x0=first.z, u0=first.u)
+    assert np.allclose(kept.x, second.x, atol=1e-12) and np.allclose(kept.u, second.u, atol=1e-12)
+    reset = solve_staged(A, L2(), y, [(0.3, 2), (1.0, 3)], lam=0.02, x0=y)
+    assert not np.allclose(kept.x, reset.x, atol=1e-6)  # the dual matters: the two are different runs
+    # one stage of k iterations = k stages of one iteration at the same beta, when the dual is kept
+    one = solve_staged(A, L2(), y, [(0.3, 4)], lam=0.02, x0=y)
+    split = solve_staged(A, L2(), y, [(0.3, 1)] * 4, lam=0.02, x0=y, dual="keep")
+    assert np.allclose(one.x, split.x, atol=1e-12)
+    with pytest.raises(ValueError, match="dual must be 'reset' or 'keep'"):
+        solve_staged(A, L2(), y, [(0.3, 1)], dual="scaled")
+
+
 def test_inverse_per_stage_from_a_callable_and_instance_checks(blur):
     A, x, y = blur
     made = []
