@@ -97,7 +97,8 @@ class DenoiserProx(Proximal):
     #: the number of positional inputs the model takes besides v (y for the conditional one)
     _conditions = 0
 
-    def __init__(self, model, sigma_of_tau=None, clip=None, device=None, ensemble: int = 1):
+    def __init__(self, model, sigma_of_tau=None, clip=None, device=None, ensemble: int = 1,
+                 channels_last: bool = True):
         self.ensemble = ensemble
         if not callable(model):
             raise TypeError(f"{type(self).__name__}: model must be a torch.nn.Module or callable, "
@@ -120,6 +121,10 @@ class DenoiserProx(Proximal):
         self.device, self.dtype = _model_device_dtype(model, device)
         if isinstance(model, torch.nn.Module) and device is not None:
             model.to(self.device)
+        if isinstance(model, torch.nn.Module) and channels_last:
+            # the convolutions' weights in channels-last order (in place, values unchanged): 1.3-1.5x faster
+            # per evaluation on CPU (oneDNN's NHWC kernels; benchmarks/speed_levers.py), same outputs to 3e-7
+            model.to(memory_format=torch.channels_last)
 
     # -- conversions ----------------------------------------------------------------------------------------
     def _to_model(self, a, what: str) -> torch.Tensor:
