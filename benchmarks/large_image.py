@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import sys
 import time
@@ -156,7 +155,7 @@ def run_blocks(y, out: Path, workers: int, **options) -> dict:
         result = restore_large(y, out, noise=NOISE, client=c, **options)
         wall = time.perf_counter() - start
         after = c.run(lambda: psutil.Process().cpu_times())
-        rss = c.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        rss = c.run(cluster.peak_rss_mib)
     cpu = sum((after[w].user + after[w].system) - (before[w].user + before[w].system) for w in after)
     return {"wall_s": wall, "worker_cpu_s": cpu, "peak_rss_mib_per_worker": sorted(rss.values()),
             "margin": result.margin, "chunk": result.chunk, "blocks": result.restored}
@@ -268,7 +267,7 @@ def main(argv=None) -> int:
         for n in args.memory_sizes:
             y = make_input(n, args.work / f"denoise{n}", blur=False)["y"]
             run = run_blocks(y, scratch / "x.zarr", 2, restore=tv_piece)
-            row = {"size": n, **run, "client_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            row = {"size": n, **run, "client_peak_rss_mib": cluster.peak_rss_mib(),
                    "cpu_s_per_mp": run["worker_cpu_s"] / (n * n / 1e6)}
             rows.append(row)
             print(f"  {n}^2: peak RSS per worker {run['peak_rss_mib_per_worker']} MiB, this process "

@@ -20,8 +20,8 @@ blocks, 9 x 9 motion blur (``benchmarks/large_image.py --parts margin``; ``docs/
 difference to the whole-image restore is 87, 15, 5.0, 1.9 and 0.9 / 255 at margins 0, 32, 64, 96 and 128
 (PSNR within 0.0003 dB from 64 on); the default there is 128.
 
-The default block (``default_chunk``) is the largest whose piece fits the prior's tile of 1024 pixels (768
-for that blur), so that no piece is cut into tiles again: the margins' price is the pieces' area over the
+The default block (``default_chunk``) is the largest whose piece's estimate fits the prior's tile of 1024
+pixels (752 for that blur: 752 + 2 x 128 + 8 = 1016), so that no piece is cut into tiles again: the margins' price is the pieces' area over the
 blocks', up to ``((chunk + 2 margin) / chunk)^2``.
 
 ``noise="auto"`` is estimated on a sample of blocks (``estimate_noise_sampled``: the median over up to 16
@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import math
 import os
-import resource
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._validate import choice, integer, real_number
-from .cluster import current, map_tasks, require_dask
+from .cluster import current, map_tasks, peak_rss_mib, require_dask
 from .largefile import BlockOutput, LargeImage
 from .noise import estimate_noise
 from .photo import _prior_for, normalised_kernel, restore_image
@@ -88,11 +87,12 @@ def check_inverse(inverse: str) -> None:
                          "restoration uses auto, cg or fourier")
 
 
-def default_chunk(margin: int, factor: int = 1) -> int:
+def default_chunk(margin: int, factor: int = 1, border: int = 0) -> int:
     """The default block side, in the observation's pixels: the largest multiple of 16 whose piece (the block
-    and ``margin`` on each side, ``factor`` times larger in the estimate) fits the prior's tile, so that no
-    piece is tiled again; at most ``DEFAULT_CHUNK``, at least 64."""
-    side = _TILE // factor - 2 * margin
+    and ``margin`` on each side, ``factor`` times larger in the estimate, which the unknown-boundary model
+    extends by ``border`` pixels: ``2 r_blur``) fits the prior's tile, so that no piece is tiled again; at
+    most ``DEFAULT_CHUNK``, at least 64."""
+    side = (_TILE - border) // factor - 2 * margin
     return int(min(DEFAULT_CHUNK, max(64, 16 * (side // 16))))
 
 
@@ -127,7 +127,7 @@ def _run_block(source: LargeImage, out: BlockOutput, index, interior, piece, fac
     x = restore_block(source.read(*piece), interior, piece, factor, options, restore)
     out.write(index, x)
     return {"index": list(index), "cpu_seconds": time.process_time() - start, "pid": os.getpid(),
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mib": peak_rss_mib()}
 
 
 def _unit(region, dtype) -> np.ndarray:
@@ -180,7 +180,8 @@ def _options(source, kernel, sr, downscaler, boundary, noise, prior, inverse, de
     name, _ = _prior_for(len(source.shape) == 3, prior)
     margin = default_margin(kernel, sr, downscaler, name) if margin is None else integer(margin, "margin", minimum=0)
     f = 1 if sr is None else integer(sr, "sr", 2, 4)
-    chunk = default_chunk(margin, f) if chunk is None else integer(chunk, "chunk", minimum=16)
+    border = 2 * reach(kernel, sr, downscaler, name)["blur"]
+    chunk = default_chunk(margin, f, border) if chunk is None else integer(chunk, "chunk", minimum=16)
     estimated = isinstance(noise, str)
     if estimated:
         choice(noise, "noise", ("auto",))

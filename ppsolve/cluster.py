@@ -21,8 +21,24 @@ import logging
 import os
 import sys
 
-__all__ = ["client", "current", "map_tasks", "require_dask", "worker_environment"]
+__all__ = ["client", "current", "map_tasks", "peak_rss_mib", "require_dask", "worker_environment"]
 
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB: ``VmHWM`` of ``/proc/self/status`` on Linux (the process's
+    own high-water mark, which starts afresh at ``exec``), else ``getrusage``'s ``ru_maxrss``. Not ``ru_maxrss``
+    on Linux: a spawned worker inherits its parent's there, so an idle worker spawned by a large client would
+    report the client's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 def worker_environment(threads: int = 1) -> dict:
     """What every local worker process starts with: ``threads`` threads for its one task at a time."""

@@ -48,6 +48,8 @@ def test_the_default_margin_adds_the_blur_and_prior_reaches():
     assert default_margin(motion_kernel(21, 0)) > default_margin(KERNEL)  # a longer blur, more context
     assert default_margin(sr=4) == 8 * -(-4 * (8 + r["prior"]) // 32)  # in the low-resolution pixels
     assert blockwise.default_chunk(128) == 768 and blockwise.default_chunk(40, 4) == 176
+    # the unknown-boundary estimate is 2 r_blur wider: 752 + 2 x 128 + 8 = 1016 fits the tile, 768's 1032 would not
+    assert blockwise.default_chunk(128, border=8) == 752
     assert blockwise.default_chunk(600) == 64  # never below 64
 
 
