@@ -1,6 +1,7 @@
 """The LinearOperator algebra: composition, sums, scaling, adjoints, dense forms, fingerprints."""
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -97,3 +98,22 @@ def test_colour_mix_commutes_with_a_shared_kernel_blur():
     dense = blur_then_mix.to_dense()
     expected = np.linalg.solve(dense.T @ dense + 0.1 * np.eye(dense.shape[1]), b.reshape(2, -1).T).T
     np.testing.assert_allclose(FourierInverse(blur_then_mix, 0.1).solve(b).reshape(2, -1), expected, atol=1e-10)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(5, 12), factor=st.sampled_from([1, 2, 3, 4]), o1=st.integers(0, 3), o2=st.integers(0, 3),
+       channels=st.sampled_from([None, 2]), seed=st.integers(0, 100))
+def test_a_composition_with_fourier_structure_takes_the_fourier_path_and_equals_its_factors(n, factor, o1, o2,
+                                                                                           channels, seed):
+    """S_d H through its structure (one FFT each side) equals S_d (H x) and H^T (S_d^T y), any offset."""
+    shape = (n * factor, n * factor + factor) if channels is None else (channels, n * factor, n * factor)
+    conv = Convolution(gaussian_kernel(5, 1.0), shape)
+    A = Downsample(factor, conv.out_shape, (o1 % factor, o2 % factor)) @ conv
+    assert A._fourier_path() is not None
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal((2,) + A.in_shape), rng.standard_normal((2,) + A.out_shape)
+    np.testing.assert_allclose(A.apply(x), A.outer.apply(A.inner.apply(x)), atol=1e-12)
+    np.testing.assert_allclose(A.adjoint(y), A.inner.adjoint(A.outer.adjoint(y)), atol=1e-12)
+    xt = torch.tensor(x, dtype=torch.float32)
+    assert A.apply(xt).dtype == torch.float32
+    np.testing.assert_allclose(A.apply(xt).numpy(), A.apply(x), atol=1e-5)
