@@ -105,6 +105,9 @@ def add_restore_parser(sub) -> argparse.ArgumentParser:
                    help="output format for a folder (default: the input's; PNG for JPEG inputs)")
     p.add_argument("--json", action="store_true", help="print one JSON object per image")
     p.add_argument("--device", default=None, help="where the prior runs: cpu (default) or cuda")
+    p.add_argument("--ensemble", type=int, choices=(1, 2, 4, 8), default=None,
+                   help="flips averaged per evaluation of the prior: the time is proportional to it (default: the "
+                        "zoo's, 4 for natural-gray; 2 is about twice as fast and 0.02 dB lower)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     big = p.add_argument_group("large images and folders, on Dask (pip install 'ppsolve[dask]')")
     big.add_argument("--list", type=Path, metavar="FILE", help="restore the images listed in FILE (one path a line)")
@@ -148,7 +151,7 @@ def _options(args, kernel) -> dict:
     """``restore_image``'s keyword arguments from the parsed command."""
     return {"kernel": kernel, "sr": args.sr, "downscaler": args.downscaler, "boundary": args.boundary,
             "noise": args.noise, "prior": args.prior, "inverse": args.inverse, "device": args.device,
-            "threads": args.threads}
+            "threads": args.threads, "ensemble": args.ensemble}
 
 
 def restore_main(args) -> int:

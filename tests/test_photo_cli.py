@@ -95,3 +95,28 @@ def test_bad_inputs_get_one_line_and_a_non_zero_exit(tmp_path, capsys, monkeypat
     assert not (tmp_path / "out.png").exists()
     with pytest.raises(SystemExit):  # argparse's own errors: exit 2 with usage
         main(["restore", "small.png", "-o", "out.png", "--noise", "-3"])
+
+
+def test_ensemble_sets_the_flips_per_evaluation_and_costs_in_proportion(tmp_path, capsys, monkeypatch):
+    """--ensemble reaches the prior: each evaluation of the network is averaged over that many flips."""
+    from ppsolve.nn.unet import SigmaUNet
+
+    calls = []
+    forward = SigmaUNet.forward
+
+    def counting(self, v, sigma):
+        calls.append(1)
+        return forward(self, v, sigma)
+
+    monkeypatch.setattr(SigmaUNet, "forward", counting)
+    write_image(tmp_path / "in.png", _scene((24, 24)))
+    counts = {}
+    for ensemble in (1, 2):
+        calls.clear()
+        code, _, _ = _run(capsys, tmp_path / "in.png", "-o", tmp_path / f"out{ensemble}.png", "--noise", 0.02,
+                          "--ensemble", ensemble)
+        assert code == 0
+        counts[ensemble] = len(calls)
+    assert counts[2] == 2 * counts[1] > 0
+    with pytest.raises(SystemExit):
+        main(["restore", str(tmp_path / "in.png"), "-o", str(tmp_path / "x.png"), "--ensemble", "3"])

@@ -82,3 +82,16 @@ def test_clip_must_be_an_ordered_pair(blur):
     for clip in [(1, 0), (0,), "01", (0, float("nan"))]:
         with pytest.raises((TypeError, ValueError), match="restore clip"):
             restore(y, A, prior=L2(), stages=[(0.3, 1)], clip=clip)
+
+
+def test_ensemble_overrides_the_zoo_setting_and_needs_a_network(blur):
+    from ppsolve.prox import SoftThreshold
+
+    A, x, y = blur
+    for ensemble in (1, 2):
+        result = restore(y, A, prior="natural-gray", task="deblur", stages=[(0.05, 1, 0.05)], ensemble=ensemble)
+        assert result.x.shape == x.shape
+    with pytest.raises(ValueError, match="ensemble must be 1, 2, 4 or 8"):
+        restore(y, A, prior="natural-gray", stages=[(0.05, 1, 0.05)], ensemble=3)
+    with pytest.raises(TypeError, match="needs a network prior"):
+        restore(y, A, prior=SoftThreshold(), stages=[(0.05, 1)], ensemble=2)
