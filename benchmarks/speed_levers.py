@@ -16,7 +16,8 @@ once, outside):
 * ``stages N``: N stages instead of the zoo's, the same first and last noise levels and beta rule;
 * ``torch.compile``: the network compiled by inductor, the noise level passed as a tensor (a float would be
   specialised on and recompiled at every stage); its one-time cost reported apart;
-* ``onnxruntime``: the network exported to ONNX and run by ONNX Runtime (export cost apart);
+* ``onnxruntime``: the network exported to ONNX and run by ONNX Runtime (``ppsolve.nn.onnx``, the library's
+  ``backend="onnxruntime"``; export cost apart);
 * ``bfloat16``: autocast inside the network; only one evaluation is timed (a whole restore would take
   minutes on CPUs without bfloat16 units), against one float32 evaluation.
 
@@ -44,32 +45,12 @@ from _common import DATA  # noqa: E402
 from ppsolve import restore, zoo  # noqa: E402
 from ppsolve.data import list_images  # noqa: E402
 from ppsolve.experiments.natural import central_crops, measure, score, sr_operator  # noqa: E402
+from ppsolve.nn.onnx import OnnxNetwork  # noqa: E402
 from ppsolve.operators import Convolution  # noqa: E402
 from ppsolve.staged import sigma_schedule  # noqa: E402
 
 LEVERS = ("channels-first", "channels-last", "inference_mode", "float32", "ensemble 2", "ensemble 1", "stages 6",
           "stages 4", "torch.compile", "onnxruntime", "bfloat16")
-
-
-class OnnxNetwork:
-    """A noise-conditional network ``f(v, sigma)`` exported to ONNX and run by ONNX Runtime (one thread);
-    ``multiple`` and ``receptive_radius`` copied from the torch network."""
-
-    def __init__(self, model, path: Path):
-        import onnxruntime
-
-        self.multiple, self.receptive_radius = model.multiple, model.receptive_radius
-        example = (torch.rand(1, 1, 64, 64), torch.tensor([0.05]))
-        torch.onnx.export(model, example, str(path), input_names=["v", "sigma"], output_names=["out"],
-                          dynamic_axes={"v": {0: "n", 2: "h", 3: "w"}, "out": {0: "n", 2: "h", 3: "w"}}, dynamo=False)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-    def __call__(self, v, sigma):
-        t = v.reshape(-1, 1, *v.shape[-2:]).contiguous().numpy()
-        out = self.session.run(None, {"v": t, "sigma": np.asarray([sigma], np.float32)})[0]
-        return torch.from_numpy(out).reshape(v.shape)
 
 
 class CompiledNetwork:
@@ -138,7 +119,7 @@ def main(argv=None) -> int:
             extra["one_time_cpu_s"] = time.process_time() - start
         if lever == "onnxruntime":
             start = time.process_time()
-            prox.model = OnnxNetwork(prox.model, args.out / "natural-gray.onnx")
+            prox.model = OnnxNetwork(prox.model, threads=1)
             extra["one_time_cpu_s"] = time.process_time() - start
         row = {"lever": lever, **extra}
         for task, (A, y, x0) in tasks.items():

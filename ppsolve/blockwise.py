@@ -173,7 +173,8 @@ class LargeResult:
         return peaks
 
 
-def _options(source, kernel, sr, downscaler, boundary, noise, prior, inverse, device, margin, chunk, ensemble):
+def _options(source, kernel, sr, downscaler, boundary, noise, prior, inverse, device, margin, chunk, ensemble,
+             backend):
     if kernel is not None:
         kernel = normalised_kernel(kernel)
     check_inverse(inverse)
@@ -188,7 +189,7 @@ def _options(source, kernel, sr, downscaler, boundary, noise, prior, inverse, de
         noise = estimate_noise_sampled(source)
     noise = real_number(noise, "noise")
     options = {"kernel": kernel, "sr": sr, "downscaler": downscaler, "boundary": boundary, "noise": float(noise),
-               "prior": prior, "inverse": inverse, "device": device, "ensemble": ensemble}
+               "prior": prior, "inverse": inverse, "device": device, "ensemble": ensemble, "backend": backend}
     return options, name, margin, chunk, estimated
 
 
@@ -196,7 +197,8 @@ def _settings(source: LargeImage, options: dict, margin: int, chunk: int, restor
     """What an output must have been made with to be resumed (the kernel by its values)."""
     from ._version import __version__
 
-    kept = {k: v for k, v in options.items() if k not in ("kernel", "device")}
+    # where and how the network runs (device, backend) changes outputs only by rounding: not a setting
+    kept = {k: v for k, v in options.items() if k not in ("kernel", "device", "backend")}
     kept["kernel"] = None if options["kernel"] is None else np.round(options["kernel"], 12).tolist()
     kept["restore"] = None if restore is None else f"{restore.__module__}.{restore.__qualname__}"
     return {**kept, "margin": margin, "chunk": chunk, "input_shape": list(source.shape),
@@ -206,7 +208,7 @@ def _settings(source: LargeImage, options: dict, margin: int, chunk: int, restor
 def restore_large(image, output, *, kernel=None, sr=None, downscaler=None, boundary: str = "unknown", noise="auto",
                   prior: str | None = None, inverse: str = "auto", chunk: int | None = None, margin: int | None = None,
                   dtype=None, client=None, device=None, progress: bool = False, restore=None,
-                  ensemble: int | None = None) -> LargeResult:
+                  ensemble: int | None = None, backend: str = "torch") -> LargeResult:
     """Restore ``image`` (a Zarr / TIFF path, a ``zarr.Array``, or an array) block by block into ``output`` (a
     ``.zarr`` folder or a ``.tif`` file), on ``client`` (a ``distributed.Client``; default: the current one,
     else Dask's threaded scheduler). The options are ``restore_image``'s; ``chunk`` and ``margin`` as in the
@@ -218,7 +220,7 @@ def restore_large(image, output, *, kernel=None, sr=None, downscaler=None, bound
     require_dask()
     source = image if isinstance(image, LargeImage) else LargeImage(image)
     options, name, margin, chunk, estimated = _options(source, kernel, sr, downscaler, boundary, noise, prior, inverse,
-                                                       device, margin, chunk, ensemble)
+                                                       device, margin, chunk, ensemble, backend)
     f = 1 if sr is None else int(sr)
     shape = source.shape[:-2] + (f * source.size[0], f * source.size[1])
     dtype = np.dtype(dtype or (source.dtype if source.dtype.kind == "u" else np.float32))
@@ -236,7 +238,7 @@ def restore_large(image, output, *, kernel=None, sr=None, downscaler=None, bound
 
 def restore_lazy(y, *, kernel=None, sr=None, downscaler=None, boundary: str = "unknown", noise="auto",
                  prior: str | None = None, inverse: str = "auto", chunk: int | None = None, margin: int | None = None,
-                 device=None, ensemble: int | None = None):
+                 device=None, ensemble: int | None = None, backend: str = "torch"):
     """The block-wise estimate of ``y`` (an array, NumPy or dask, ``(H, W)`` or ``(3, H, W)`` on ``[0, 1]``) as
     a lazy dask array of blocks (``chunk x chunk`` times the SR factor), for composing with other dask work;
     ``restore_large`` is the path for outputs on disk. The options are ``restore_large``'s."""
@@ -246,7 +248,7 @@ def restore_lazy(y, *, kernel=None, sr=None, downscaler=None, boundary: str = "u
 
     source = LargeImage(y)
     options, _, margin, chunk, _ = _options(source, kernel, sr, downscaler, boundary, noise, prior, inverse, device,
-                                            margin, chunk, ensemble)
+                                            margin, chunk, ensemble, backend)
     f = 1 if sr is None else int(sr)
     lead = source.shape[:-2]
     rows = {}

@@ -213,7 +213,7 @@ def _prior_for(colour: bool, prior: str | None) -> tuple[str, bool]:
 
 def restore_image(y, *, kernel=None, sr=None, downscaler=None, boundary: str = "unknown", noise="auto",
                   prior: str | None = None, inverse: str = "auto", device=None, progress: bool = False,
-                  threads=None, ensemble: int | None = None) -> Restored:
+                  threads=None, ensemble: int | None = None, backend: str = "torch") -> Restored:
     """Restore a photograph ``y`` (``(H, W)`` or ``(3, H, W)`` in ``[0, 1]``; NumPy or torch) under the model the
     options describe (see the module docstring). ``noise``: the noise standard deviation on the ``[0, 1]`` scale,
     or ``"auto"`` (``ppsolve.noise.estimate_noise``). ``prior``: a zoo prior (default ``natural-gray``, or
@@ -232,7 +232,7 @@ def restore_image(y, *, kernel=None, sr=None, downscaler=None, boundary: str = "
     # a grey prior on a colour image: one grey problem per channel, solved as a batch of three
     run = forward_model(y.shape[-2:], kernel, sr, downscaler, boundary) if per_channel else model
     result = restore(y, run.operator, prior=name, stages=stages, x0=_start(run, y), inverse=_inverse(inverse, run, progress),
-                     clip=(0, 1), threads=threads, device=device, progress=progress, ensemble=ensemble)
+                     clip=(0, 1), threads=threads, device=device, progress=progress, ensemble=ensemble, backend=backend)
     x = result.x if run.frame is None else run.frame.apply(result.x)  # restore clipped it to [0, 1] already
     return Restored(x, float(noise), estimated, name, model, stages, result.history)
 

@@ -21,6 +21,7 @@ from .kernels_from_pairs import estimate_kernel
 from .operators import gaussian_kernel, motion_kernel
 from .photo import BOUNDARIES, DOWNSCALERS, INVERSES, normalised_kernel
 from .photo_files import output_name, restore_file
+from .prox.denoiser import BACKENDS
 
 __all__ = ["add_kernel_parser", "add_restore_parser", "kernel_main", "read_kernel", "restore_main"]
 
@@ -108,6 +109,9 @@ def add_restore_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--ensemble", type=int, choices=(1, 2, 4, 8), default=None,
                    help="flips averaged per evaluation of the prior: the time is proportional to it (default: the "
                         "zoo's, 4 for natural-gray; 2 is about twice as fast and 0.02 dB lower)")
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
+                   help="how the prior's network runs: torch (default) or onnxruntime (CPU, faster; pip install "
+                        "'ppsolve[onnx]')")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     big = p.add_argument_group("large images and folders, on Dask (pip install 'ppsolve[dask]')")
     big.add_argument("--list", type=Path, metavar="FILE", help="restore the images listed in FILE (one path a line)")
@@ -151,7 +155,7 @@ def _options(args, kernel) -> dict:
     """``restore_image``'s keyword arguments from the parsed command."""
     return {"kernel": kernel, "sr": args.sr, "downscaler": args.downscaler, "boundary": args.boundary,
             "noise": args.noise, "prior": args.prior, "inverse": args.inverse, "device": args.device,
-            "threads": args.threads, "ensemble": args.ensemble}
+            "threads": args.threads, "ensemble": args.ensemble, "backend": args.backend}
 
 
 def restore_main(args) -> int:

@@ -120,3 +120,15 @@ def test_ensemble_sets_the_flips_per_evaluation_and_costs_in_proportion(tmp_path
     assert counts[2] == 2 * counts[1] > 0
     with pytest.raises(SystemExit):
         main(["restore", str(tmp_path / "in.png"), "-o", str(tmp_path / "x.png"), "--ensemble", "3"])
+
+
+def test_backend_onnxruntime_runs_the_prior_through_onnx_runtime(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from ppsolve.nn.onnx import OnnxNetwork
+
+    calls, run = [], OnnxNetwork.__call__
+    monkeypatch.setattr(OnnxNetwork, "__call__", lambda self, v, s: calls.append(1) or run(self, v, s))
+    write_image(tmp_path / "in.png", _scene((24, 24)))
+    code, _, _ = _run(capsys, tmp_path / "in.png", "-o", tmp_path / "out.png", "--noise", 0.02,
+                      "--backend", "onnxruntime")
+    assert code == 0 and calls and read_image(tmp_path / "out.png").shape == (24, 24)

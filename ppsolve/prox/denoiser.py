@@ -32,12 +32,16 @@ import numpy as np
 import torch
 
 from .._array import as_like, check_array, is_torch, to_numpy
-from .._validate import interval, positive_int
+from .._validate import choice, interval, positive_int
+from ..nn.onnx import OnnxNetwork
 from ..nn.registry import load_denoiser
 from .basic import Proximal
 from .plug_and_play import sqrt_tau
 
-__all__ = ["CPSDAEProx", "DAEProx", "DenoiserProx"]
+__all__ = ["BACKENDS", "CPSDAEProx", "DAEProx", "DenoiserProx"]
+
+#: how a network prior is evaluated: torch, or ONNX Runtime on the CPU (``ppsolve.nn.onnx``)
+BACKENDS = ("torch", "onnxruntime")
 
 
 def _forward_arity(model) -> int:
@@ -91,6 +95,9 @@ class DenoiserProx(Proximal):
         flip, horizontal flip, both, then the transposed four; quarter turns only for square images, so a
         non-square image uses at most 4). A better estimate for ``ensemble`` times the cost.
     device : where the model runs (default: where its parameters are); inputs are moved there and back.
+    channels_last : put a torch network's weights in channels-last order (in place; the default: faster on CPU).
+    backend : "torch" (default) or "onnxruntime": the network exported to ONNX and run by ONNX Runtime on the CPU
+        (``ppsolve.nn.onnx.OnnxNetwork``; ``pip install 'ppsolve[onnx]'``), the same map, faster here.
     """
 
     name = "denoiser"
@@ -98,7 +105,7 @@ class DenoiserProx(Proximal):
     _conditions = 0
 
     def __init__(self, model, sigma_of_tau=None, clip=None, device=None, ensemble: int = 1,
-                 channels_last: bool = True):
+                 channels_last: bool = True, backend: str = "torch"):
         self.ensemble = ensemble
         if not callable(model):
             raise TypeError(f"{type(self).__name__}: model must be a torch.nn.Module or callable, "
@@ -125,6 +132,12 @@ class DenoiserProx(Proximal):
             # the convolutions' weights in channels-last order (in place, values unchanged): 1.3-1.5x faster
             # per evaluation on CPU (oneDNN's NHWC kernels; benchmarks/speed_levers.py), same outputs to 3e-7
             model.to(memory_format=torch.channels_last)
+        self.backend = choice(backend, f"{type(self).__name__} backend", BACKENDS)
+        if backend == "onnxruntime":
+            if self.device.type != "cpu" or not isinstance(model, torch.nn.Module):
+                raise ValueError(f"{type(self).__name__}: the onnxruntime backend runs a torch network on the CPU, "
+                                 f"got {type(model).__name__} on {self.device}")
+            self.model = OnnxNetwork(model)  # the map of model, run by ONNX Runtime (ppsolve.nn.onnx)
 
     # -- conversions ----------------------------------------------------------------------------------------
     def _to_model(self, a, what: str) -> torch.Tensor:

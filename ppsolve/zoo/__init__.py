@@ -302,14 +302,15 @@ def info(name: str) -> dict:
     return {"name": name, **entry, "weights": str(weights), "training": training}
 
 
-def load(name: str, *, device=None, A=None, allow_resize: bool = False, weights=None):
+def load(name: str, *, device=None, A=None, allow_resize: bool = False, weights=None, backend: str = "torch"):
     """The ready object for ``name`` with ``.metadata`` (see the module docstring).
 
     ``kind="prox"``: a proximal operator (e.g. ``ppsolve.prox.DAEProx`` for ``"mnist-dae"``) on ``device``
     (default CPU). ``kind="inverse"``: a ``LearnedInverse`` for the operator ``A`` (required) at the entry's
     ``beta``; ``allow_resize`` as in ``LearnedInverse.load``. ``weights``: a model file to read instead of
     the shipped one (a retrained network of the same recipe). ``ValueError`` for an unknown name;
-    ``FileNotFoundError`` naming the training command when the weights file is missing.
+    ``FileNotFoundError`` naming the training command when the weights file is missing. ``backend``: how a
+    network prior is evaluated, "torch" or "onnxruntime" (``ppsolve.prox.DenoiserProx``).
     """
     entry = _entry(name)
     path = _weights(name) if weights is None else Path(weights)
@@ -320,7 +321,8 @@ def load(name: str, *, device=None, A=None, allow_resize: bool = False, weights=
     if weights is not None:
         metadata["weights"], metadata["training"] = str(path), None
     if entry["kind"] == "prox":
-        obj = entry["class"].from_file(path, device=device, **entry.get("prox_options", {}))
+        options = dict(entry.get("prox_options", {}), **({} if backend == "torch" else {"backend": backend}))
+        obj = entry["class"].from_file(path, device=device, **options)
         metadata["training"] = obj.metadata
     elif entry["kind"] == "inverse":
         if A is None:
