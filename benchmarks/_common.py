@@ -87,25 +87,36 @@ def tune_schedules(y, A, x, prox, candidates, x0: str) -> list[dict]:
     return sorted(rows, key=lambda r: -r["psnr"])
 
 
-def natural_prior(name_or_path, task: str):
+def natural_prior(name_or_path, task: str, backend: str = "torch"):
     """(prox, stages or None): a zoo prior with its ``task`` settings (stages, self-ensemble), or a checkpoint
-    (noise-conditional networks get ``sigma_of_tau = sqrt``), clipped to [0, 1]."""
+    (noise-conditional networks get ``sigma_of_tau = sqrt``), clipped to [0, 1]; its network run by ``backend``."""
     from ppsolve import zoo
     from ppsolve.prox import DenoiserProx
 
     if name_or_path in zoo.list():
         settings = zoo.info(name_or_path)["tasks"][task]
-        prox = zoo.load(name_or_path)
+        prox = zoo.load(name_or_path, backend=backend)
         prox.ensemble = settings.get("ensemble", 1)
         return prox, settings["stages"]
-    return DenoiserProx.from_file(name_or_path, clip=(0, 1)), None
+    return DenoiserProx.from_file(name_or_path, clip=(0, 1), backend=backend), None
+
+
+def prior_variants(args, task: str, prox) -> dict:
+    """``{row suffix: prox}``: the prior run by each of ``args.backends`` (the first is ``prox`` itself, suffix
+    ""; the others "_<backend>"), all with ``prox``'s self-ensemble."""
+    variants = {"": prox}
+    for backend in args.backends[1:]:
+        other, _ = natural_prior(args.prior, task, backend)
+        other.ensemble = prox.ensemble
+        variants[f"_{backend}"] = other
+    return variants
 
 
 def prior_and_stages(args, task: str, y, A, x, candidates, x0: str, tune_json: Path):
     """The BSD68 benchmarks' common start: the prior of ``args.prior`` with its ``task`` stages (``--ensemble``
     and ``--stages`` override the zoo's). With ``--tune FIRST`` it scores ``candidates[FIRST:]``
     (``tune_schedules``), writes them to ``tune_json`` and returns None; else ``(prox, stages)``."""
-    prox, stages = natural_prior(args.prior, task)
+    prox, stages = natural_prior(args.prior, task, args.backends[0])
     if args.ensemble:
         prox.ensemble = args.ensemble
     if args.tune is not None:

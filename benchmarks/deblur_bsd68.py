@@ -48,7 +48,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, LearnedInverses, against_bm3d, fourier_inverse, prior_and_stages, save_grid, split_summary
+from _common import (
+    DATA,
+    LearnedInverses,
+    against_bm3d,
+    fourier_inverse,
+    prior_and_stages,
+    prior_variants,
+    save_grid,
+    split_summary,
+)
 
 from ppsolve import restore, zoo
 from ppsolve.baselines import bm3d_pnp, tv_admm, wiener_best
@@ -91,6 +100,8 @@ def main(argv=None):
                    help="score the candidate schedules (from number FIRST on) on test001-004 and stop")
     p.add_argument("--skip-baselines", action="store_true", help="no Wiener-best and TV-ADMM")
     p.add_argument("--bm3d", action="store_true", help="BM3D-PnP too (about 45 CPU-s per image)")
+    p.add_argument("--backends", nargs="+", choices=("torch", "onnxruntime"), default=["torch"],
+                   help="how the prior's network runs; each further backend is another row (prior_<inverse>_<backend>)")
     p.add_argument("--ensemble", type=int, choices=(1, 2, 4, 8), default=None,
                    help="self-ensemble of the prior (DenoiserProx ensemble; default: the zoo's, else 1)")
     p.add_argument("--seed", type=int, default=0)
@@ -111,6 +122,7 @@ def main(argv=None):
     if settled is None:  # --tune
         return
     prox, stages = settled
+    variants = prior_variants(args, "deblur", prox)
     betas = sorted({s[0] for s in stages})
     modes = ["fourier", "learned"] if args.inverse == "both" else [args.inverse]
     inverses = {"fourier": fourier_inverse}
@@ -140,12 +152,13 @@ def main(argv=None):
             row["bm3d_pnp"] = (score(xb, x[i]), time.process_time() - t)
             show["bm3d_pnp"] = xb
         for mode in modes:
-            t = time.process_time()
-            xl = restore(y[i], A, prior=prox, stages=stages, inverse=inverses[mode], x0="y", clip=(0, 1)).x
-            row[f"prior_{mode}"] = (score(xl, x[i]), time.process_time() - t)
-            if i == 0 and mode == "fourier":
-                first = xl
-            show[f"prior_{mode}"] = xl
+            for suffix, variant in variants.items():
+                t = time.process_time()
+                xl = restore(y[i], A, prior=variant, stages=stages, inverse=inverses[mode], x0="y", clip=(0, 1)).x
+                row[f"prior_{mode}{suffix}"] = (score(xl, x[i]), time.process_time() - t)
+                if i == 0 and mode == "fourier" and not suffix:
+                    first = xl
+                show[f"prior_{mode}{suffix}"] = xl
         if i < args.grid:
             est[i] = show
         per[paths[i].name] = row

@@ -41,7 +41,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, LearnedInverses, against_bm3d, fourier_inverse, prior_and_stages, save_grid, split_summary
+from _common import (
+    DATA,
+    LearnedInverses,
+    against_bm3d,
+    fourier_inverse,
+    prior_and_stages,
+    prior_variants,
+    save_grid,
+    split_summary,
+)
 
 from ppsolve import restore, zoo
 from ppsolve.baselines import bm3d_pnp
@@ -79,6 +88,8 @@ def main(argv=None):
     p.add_argument("--ensemble", type=int, choices=(1, 2, 4, 8), default=None,
                    help="self-ensemble of the prior (DenoiserProx ensemble; default: the zoo's, else 1)")
     p.add_argument("--bm3d", action="store_true", help="BM3D-PnP too (about 45 CPU-s per image)")
+    p.add_argument("--backends", nargs="+", choices=("torch", "onnxruntime"), default=["torch"],
+                   help="how the prior's network runs; each further backend is another row (prior_<inverse>_<backend>)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=ROOT / "results" / "sr_bsd68")
     p.add_argument("--threads", type=int, default=1)
@@ -96,6 +107,7 @@ def main(argv=None):
     if settled is None:  # --tune
         return
     prox, stages = settled
+    variants = prior_variants(args, "sr4", prox)
     betas = sorted({s[0] for s in stages})
     modes = ["fourier", "learned"] if args.inverse == "both" else [args.inverse]
     inverses = {"fourier": fourier_inverse}
@@ -118,12 +130,13 @@ def main(argv=None):
             row["bm3d_pnp"] = (score(xd, x[i]), time.process_time() - t)
             show["bm3d_pnp"] = xd
         for mode in modes:
-            t = time.process_time()
-            xl = restore(y[i], A, prior=prox, stages=stages, inverse=inverses[mode], x0="bicubic", clip=(0, 1)).x
-            row[f"prior_{mode}"] = (score(xl, x[i]), time.process_time() - t)
-            if i == 0 and mode == "fourier":
-                first = xl
-            show[f"prior_{mode}"] = xl
+            for suffix, variant in variants.items():
+                t = time.process_time()
+                xl = restore(y[i], A, prior=variant, stages=stages, inverse=inverses[mode], x0="bicubic", clip=(0, 1)).x
+                row[f"prior_{mode}{suffix}"] = (score(xl, x[i]), time.process_time() - t)
+                if i == 0 and mode == "fourier" and not suffix:
+                    first = xl
+                show[f"prior_{mode}{suffix}"] = xl
         if i < args.grid:
             est[i] = show
         per[paths[i].name] = row

@@ -72,8 +72,8 @@ myst_heading_anchors = 3  # "#section" links in the Markdown pages resolve, as o
 API_MODULES = [
     "ppsolve", "ppsolve.operators", "ppsolve.inverses", "ppsolve.prox", "ppsolve.admm", "ppsolve.staged",
     "ppsolve.restore", "ppsolve.photo", "ppsolve.blockwise", "ppsolve.batch", "ppsolve.largefile",
-    "ppsolve.cluster", "ppsolve.zoo", "ppsolve.train", "ppsolve.nn", "ppsolve.metrics", "ppsolve.imagefile",
-    "ppsolve.noise",
+    "ppsolve.cluster", "ppsolve.zoo", "ppsolve.train", "ppsolve.nn", "ppsolve.nn.onnx", "ppsolve.metrics",
+    "ppsolve.imagefile", "ppsolve.noise", "ppsolve.baselines",
 ]
 # Bridges to other libraries: documented where they import (their libraries are optional).
 OPTIONAL_API_MODULES = [
