@@ -62,3 +62,25 @@ def test_alias_sum_and_replicate_are_sampling_and_zero_filling(grid_factor, o1, 
 def test_kernel_larger_than_grid_is_refused():
     with pytest.raises(ValueError, match="larger than the image"):
         kernel_to_grid(np.ones((5, 5)), (4, 8))
+
+
+def test_cpu_tensors_outside_autograd_take_scipy_and_match_torch_fft():
+    """The fast CPU route (scipy.fft on the tensor's memory) equals torch.fft, keeps dtypes, and is not taken
+    when a gradient must flow."""
+    import torch
+
+    from ppsolve.operators.fourier import _cpu_without_autograd, irfft2, rfft2
+
+    for dtype in (torch.float32, torch.float64):
+        x = torch.randn(3, 20, 18, dtype=dtype)
+        X = rfft2(x)
+        assert X.dtype == (torch.complex64 if dtype == torch.float32 else torch.complex128)
+        torch.testing.assert_close(X, torch.fft.rfftn(x, dim=(-2, -1)))
+        torch.testing.assert_close(irfft2(X, (20, 18)), x)
+    x = torch.randn(20, 18, dtype=torch.float64, requires_grad=True)
+    assert not _cpu_without_autograd(x)
+    (g,) = torch.autograd.grad(irfft2(rfft2(x) * 2, (20, 18)).sum(), x)
+    torch.testing.assert_close(g, torch.full_like(x, 2.0))
+    with torch.no_grad():
+        assert _cpu_without_autograd(x)
+    assert not _cpu_without_autograd(torch.randn(4, 4, dtype=torch.bfloat16))
