@@ -251,8 +251,8 @@ def main(argv=None) -> int:
             rows.append(row)
             print(f"  {n}^2: {row['cpu_s_per_mp']:.1f} CPU-s/MP ({row['ratio']:.2f}x one process), {run['wall_s']:.0f} s "
                   f"wall, {run['blocks']} blocks, peak RSS per worker {run['peak_rss_mib_per_worker']} MiB", flush=True)
-        report["cost"] = rows
-        save()
+            report["cost"] = rows
+            save()  # after each size: a long run stopped early keeps its rows
     if "throughput" in args.parts:
         print("throughput: 384^2 in 4 x 4 blocks of 96 (margin 32), 1 worker then 2", flush=True)
         y = make_input(384, args.work / "deblur384")["y"]
