@@ -136,6 +136,32 @@ def fourier_inverse(A, beta):
     return FourierInverse(A, beta)
 
 
+def timed(row: dict, show: dict, name: str, x_true, fn):
+    """Run ``fn()`` (an estimate), record ``row[name] = (PSNR against x_true, CPU seconds)`` and ``show[name]``."""
+    from ppsolve.experiments.natural import score
+
+    start = time.process_time()
+    estimate = fn()
+    row[name] = (score(estimate, x_true), time.process_time() - start)
+    show[name] = estimate
+    return estimate
+
+
+def prior_rows(row: dict, show: dict, y, A, x_true, modes, variants: dict, stages, inverses: dict, x0: str):
+    """The learned prior's rows of one image: each z-update mode (``inverses``) with each variant of the prior
+    (``prior_variants``), as ``prior_<mode><suffix>``. Returns the exact-inverse, first-backend estimate."""
+    from ppsolve import restore
+
+    first = None
+    for mode in modes:
+        for suffix, variant in variants.items():
+            estimate = timed(row, show, f"prior_{mode}{suffix}", x_true, lambda: restore(
+                y, A, prior=variant, stages=stages, inverse=inverses[mode], x0=x0, clip=(0, 1)).x)
+            if mode == "fourier" and not suffix:
+                first = estimate
+    return first
+
+
 def against_bm3d(report: dict, methods) -> dict:
     """Per method: PSNR gain over BM3D-PnP (all images, dB) and its CPU time as a fraction of BM3D-PnP's, both
     from this run (``report["psnr"]`` / ``report["cpu_seconds_per_image"]`` with a ``bm3d_pnp`` entry)."""

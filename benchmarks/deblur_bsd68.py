@@ -54,9 +54,11 @@ from _common import (
     against_bm3d,
     fourier_inverse,
     prior_and_stages,
+    prior_rows,
     prior_variants,
     save_grid,
     split_summary,
+    timed,
 )
 
 from ppsolve import restore, zoo
@@ -147,18 +149,9 @@ def main(argv=None):
             row["tv_admm"] = (score(xt, x[i]), time.process_time() - t)
             show.update(wiener_best=xw, tv_admm=xt)
         if args.bm3d:
-            t = time.process_time()
-            xb = bm3d_pnp(y[i], A, 0.01, 0.1, 0.015, x0=y[i]).x
-            row["bm3d_pnp"] = (score(xb, x[i]), time.process_time() - t)
-            show["bm3d_pnp"] = xb
-        for mode in modes:
-            for suffix, variant in variants.items():
-                t = time.process_time()
-                xl = restore(y[i], A, prior=variant, stages=stages, inverse=inverses[mode], x0="y", clip=(0, 1)).x
-                row[f"prior_{mode}{suffix}"] = (score(xl, x[i]), time.process_time() - t)
-                if i == 0 and mode == "fourier" and not suffix:
-                    first = xl
-                show[f"prior_{mode}{suffix}"] = xl
+            timed(row, show, "bm3d_pnp", x[i], lambda: bm3d_pnp(y[i], A, 0.01, 0.1, 0.015, x0=y[i]).x)
+        exact = prior_rows(row, show, y[i], A, x[i], modes, variants, stages, inverses, "y")
+        first = exact if i == 0 else first
         if i < args.grid:
             est[i] = show
         per[paths[i].name] = row

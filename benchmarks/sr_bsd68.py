@@ -47,9 +47,11 @@ from _common import (
     against_bm3d,
     fourier_inverse,
     prior_and_stages,
+    prior_rows,
     prior_variants,
     save_grid,
     split_summary,
+    timed,
 )
 
 from ppsolve import restore, zoo
@@ -125,18 +127,9 @@ def main(argv=None):
         row = {"bicubic_aligned": (score(xb, x[i]), time.process_time() - t)}
         show = {"bicubic_aligned": xb}
         if args.bm3d:
-            t = time.process_time()
-            xd = bm3d_pnp(y[i], A, 0.01, 0.3, 0.02, x0=bicubic_upsample(y[i], FACTOR)).x
-            row["bm3d_pnp"] = (score(xd, x[i]), time.process_time() - t)
-            show["bm3d_pnp"] = xd
-        for mode in modes:
-            for suffix, variant in variants.items():
-                t = time.process_time()
-                xl = restore(y[i], A, prior=variant, stages=stages, inverse=inverses[mode], x0="bicubic", clip=(0, 1)).x
-                row[f"prior_{mode}{suffix}"] = (score(xl, x[i]), time.process_time() - t)
-                if i == 0 and mode == "fourier" and not suffix:
-                    first = xl
-                show[f"prior_{mode}{suffix}"] = xl
+            timed(row, show, "bm3d_pnp", x[i], lambda: bm3d_pnp(y[i], A, 0.01, 0.3, 0.02, x0=xb).x)
+        exact = prior_rows(row, show, y[i], A, x[i], modes, variants, stages, inverses, "bicubic")
+        first = exact if i == 0 else first
         if i < args.grid:
             est[i] = show
         per[paths[i].name] = row
