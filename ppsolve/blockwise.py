@@ -21,8 +21,8 @@ difference to the whole-image restore is 87, 15, 5.0, 1.9 and 0.9 / 255 at margi
 (PSNR within 0.0003 dB from 64 on); the default there is 128.
 
 The default block (``default_chunk``) is the largest whose piece's estimate fits the prior's tile of 1024
-pixels (752 for that blur: 752 + 2 x 128 + 8 = 1016), so that no piece is cut into tiles again: the margins' price is the pieces' area over the
-blocks', up to ``((chunk + 2 margin) / chunk)^2``.
+pixels (752 for that blur: 752 + 2 x 128 + 8 = 1016), so that no piece is cut into tiles again: the margins'
+price is the pieces' area over the blocks', up to ``((chunk + 2 margin) / chunk)^2``.
 
 ``noise="auto"`` is estimated on a sample of blocks (``estimate_noise_sampled``: the median over up to 16
 blocks spread over the image), never on the whole image, and the same value serves every block. The prior is

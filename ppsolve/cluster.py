@@ -24,7 +24,6 @@ import sys
 __all__ = ["client", "current", "map_tasks", "peak_rss_mib", "require_dask", "worker_environment"]
 
 
-
 def peak_rss_mib() -> float:
     """This process's peak resident memory in MiB: ``VmHWM`` of ``/proc/self/status`` on Linux (the process's
     own high-water mark, which starts afresh at ``exec``), else ``getrusage``'s ``ru_maxrss``. Not ``ru_maxrss``
@@ -39,6 +38,7 @@ def peak_rss_mib() -> float:
         pass
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 
 def worker_environment(threads: int = 1) -> dict:
     """What every local worker process starts with: ``threads`` threads for its one task at a time."""

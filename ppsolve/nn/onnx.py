@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from .._validate import positive_int
+from ._layout import image_batch
 
 __all__ = ["OnnxNetwork", "require_onnxruntime"]
 
@@ -79,12 +80,7 @@ class OnnxNetwork:
         if s.size != 1 and not np.all(s == s[0]):
             raise ValueError("OnnxNetwork: expected one noise level for the whole batch")
         H, W = v.shape[-2:]
-        if self.channels == 1 and (v.ndim < 3 or v.shape[-3] != 1):
-            t = v.reshape((-1, 1, H, W))
-        elif v.ndim >= 3 and v.shape[-3] == self.channels:
-            t = v.reshape((-1, self.channels, H, W))
-        else:
-            raise ValueError(f"OnnxNetwork: expected (..., {self.channels}, H, W), got {tuple(v.shape)}")
+        t = image_batch(v, self.channels, type(self).__name__)
         m = self.multiple
         if H % m or W % m:
             t = F.pad(t, (0, -W % m, 0, -H % m), mode="replicate")

@@ -189,11 +189,11 @@ def load_network(path, header: dict, *, spec_key: str = "model", prefix: str = "
     state = {name[len(prefix):]: t for name, t in tensors.items() if name.startswith(prefix)}
     # the meta-built network takes the file's tensors as they are: no random initialisation to overwrite (it
     # cost about 3 CPU-s per process, mostly the lazy imports of torch's initialisers)
-    meta.load_state_dict(state, assign=True)
-    if any(t.is_meta for t in (*meta.parameters(), *meta.buffers())):  # a tensor the file does not hold
-        meta = build(spec, where=f"{path}: {spec_key}")
-        meta.load_state_dict(state)
     model = meta
+    model.load_state_dict(state, assign=True)
+    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):  # a tensor the file does not hold
+        model = build(spec, where=f"{path}: {spec_key}")
+        model.load_state_dict(state)
     if device is not None:
         model.to(device)
     return model.eval()
