@@ -40,12 +40,21 @@ class LearnedInverses:
     def accuracy(self, A, betas, x):
         """Relative error ``||z - x|| / ||x||`` (mean, max over ``x``) of the z-update on
         ``b = A^T A x + beta x``, whose exact answer is ``x``, for each beta."""
-        for beta in betas:
-            inv = self(A, beta)
-            errs = [float(np.linalg.norm(inv.solve(A.adjoint(A.apply(xi)) + beta * xi) - xi) / np.linalg.norm(xi))
-                    for xi in x]
-            self.info.setdefault(f"{beta:g}", {})["z_update_rel_error_mean_max"] = [float(np.mean(errs)), max(errs)]
+        for beta, errors in z_errors(self, A, betas, x).items():
+            self.info.setdefault(beta, {})["z_update_rel_error_mean_max"] = errors
         return self.info
+
+
+def z_errors(inverse, A, betas, x) -> dict:
+    """``{beta: [mean, max]}`` over ``x`` of the z-update's relative error ``||z - x|| / ||x||`` on
+    ``b = A^T A x + beta x`` (exact answer ``x``), ``inverse(A, beta)`` solving."""
+    out = {}
+    for beta in betas:
+        inv = inverse(A, beta)
+        errs = [float(np.linalg.norm(inv.solve(A.adjoint(A.apply(xi)) + beta * xi) - xi) / np.linalg.norm(xi))
+                for xi in x]
+        out[f"{beta:g}"] = [float(np.mean(errs)), max(errs)]
+    return out
 
 
 def psnr_per_iteration(y, A, x, prox, betas, iterations: int, x0: str = "bicubic") -> dict:

@@ -17,7 +17,9 @@ Methods, all in one run
       on the 128 x 128 version of ``A`` and loaded for 256 x 256 with ``allow_resize=True``; one per
       distinct beta; 31 x 31 kernels, below beta = 0.01 63 x 63 kernels trained 4x longer:
       ``ppsolve.experiments.natural.deblur_inverse_options``), its accuracy reported as the relative error
-      of the z-update on real images.
+      of the z-update on real images. ``--inverse one``: instead, ONE of those networks, the one trained at the
+      schedule's smallest beta, for every stage: moved to each larger beta by the resolvent identity, then
+      ``--refine`` steps of iterative refinement (``ppsolve.inverses.learned_shift``); its z-update errors too.
     * BM3D-PnP (``--bm3d``): ``ppsolve.baselines.bm3d_pnp``, 12 iterations, BM3D's noise level falling
       geometrically from 0.1 to 0.015, ``beta_k = 0.5 sigma_n^2 / sigma_k^2``, exact Fourier z-update, the
       dual kept (so rescaled) when beta changes, started at ``y``; its PSNR and CPU time beside ours, and
@@ -25,7 +27,8 @@ Methods, all in one run
     ``--tune`` scores candidate schedules on test001-004 only; the best is the zoo's setting.
     CPU seconds per image (``time.process_time``, single thread by default) for every method.
 
-Run:   python benchmarks/deblur_bsd68.py [--prior NAME|PATH] [--images N] [--inverse fourier|learned|both] [--bm3d]
+Run:   python benchmarks/deblur_bsd68.py [--prior NAME|PATH] [--images N] [--inverse fourier|learned|one|both ...]
+       [--refine R] [--bm3d]
        [--tune]
 Writes <out>/deblur_bsd68.json and <out>/deblur_bsd68.png (grids of a few images).
 """
@@ -59,12 +62,14 @@ from _common import (
     save_grid,
     split_summary,
     timed,
+    z_errors,
 )
 
 from ppsolve import restore, zoo
 from ppsolve.baselines import bm3d_pnp, tv_admm, wiener_best
 from ppsolve.data import list_images
 from ppsolve.experiments.natural import central_crops, deblur_inverse_options, measure, score
+from ppsolve.inverses.learned_shift import every_beta
 from ppsolve.operators import Convolution
 
 TUNE = 4  # test001-test004: the only images any setting was chosen on
@@ -96,8 +101,12 @@ def main(argv=None):
     p.add_argument("--tv-lam", type=float, default=0.0015, help="tuned on test001-004 (default %(default)s)")
     p.add_argument("--tv-iters", type=int, default=60)
     p.add_argument("--images", type=int, default=68)
-    p.add_argument("--inverse", choices=("fourier", "learned", "both"), default="both",
-                   help="the z-update of the learned-prior ADMM: exact, learned, or both (default)")
+    p.add_argument("--inverse", nargs="+", choices=("fourier", "learned", "one", "both"), default=["both"],
+                   help="the z-updates of the learned-prior ADMM, each a row: exact, one learned inverse per beta, one "
+                        "learned inverse for every beta (trained at the smallest, shifted: learned_shift), or both "
+                        "(fourier and learned; the default)")
+    p.add_argument("--refine", type=int, default=10,
+                   help="iterative-refinement steps of the 'one' inverse (default %(default)s)")
     p.add_argument("--tune", type=int, nargs="?", const=0, default=None, metavar="FIRST",
                    help="score the candidate schedules (from number FIRST on) on test001-004 and stop")
     p.add_argument("--skip-baselines", action="store_true", help="no Wiener-best and TV-ADMM")
@@ -126,7 +135,8 @@ def main(argv=None):
     prox, stages = settled
     variants = prior_variants(args, "deblur", prox)
     betas = sorted({s[0] for s in stages})
-    modes = ["fourier", "learned"] if args.inverse == "both" else [args.inverse]
+    modes = list(dict.fromkeys(m for name in args.inverse
+                               for m in (("fourier", "learned") if name == "both" else (name,))))
     inverses = {"fourier": fourier_inverse}
     report = {"problem": "BSD68 central 256x256, motion9_30deg periodic, noise 0.01", "seed": args.seed,
               "prior": args.prior, "stages": stages, "ensemble": prox.ensemble, "tv_lam": args.tv_lam, "threads": args.threads,
@@ -136,6 +146,14 @@ def main(argv=None):
                                               options_for_beta=deblur_inverse_options)
         report["learned_inverse"] = inverses["learned"].accuracy(A, betas, x[:TUNE])
         print("learned inverse:", report["learned_inverse"], flush=True)
+    if "one" in modes:
+        base = LearnedInverses(Convolution(kernel, (128, 128)), out, "motion9",
+                               options_for_beta=deblur_inverse_options)(A, betas[0])
+        inverses["one"] = every_beta(base, refine=args.refine)
+        report["one_inverse"] = {"beta_0": base.beta, "refine": args.refine,
+                                 "training_seconds": base.training.get("seconds"),
+                                 "z_update_rel_error_mean_max": z_errors(inverses["one"], A, betas, x[:TUNE])}
+        print("one learned inverse:", report["one_inverse"], flush=True)
 
     per, est, first = {}, {}, None
     for i in range(len(x)):

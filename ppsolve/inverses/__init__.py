@@ -1,12 +1,13 @@
 r"""Solvers of ADMM's least-squares step ``z = (A^T A + beta I)^{-1} b``, all behind one interface (``Inverse``).
 
-========================  ====================================================================================
-``GradientDescent``       the paper's inner loop (fixed step count or a tolerance); any ``A``
-``ConjugateGradient``     CG to a tolerance, warm start, optional preconditioner on the measurement space; any ``A``
-``DenseInverse``          Cholesky of the ``n x n`` matrix; any ``A``, small images only
-``FourierInverse``        exact closed form in Fourier (two FFTs); periodic (strided) convolutions, colour mix
-``LearnedInverse``        the paper's network ``C_phi ~ (beta I + A A^T)^{-1}`` (``ppsolve.inverses.learned``)
-========================  ====================================================================================
+=========================  ====================================================================================
+``GradientDescent``        the paper's inner loop (fixed step count or a tolerance); any ``A``
+``ConjugateGradient``      CG to a tolerance, warm start, optional preconditioner on the measurement space; any ``A``
+``DenseInverse``           Cholesky of the ``n x n`` matrix; any ``A``, small images only
+``FourierInverse``         exact closed form in Fourier (two FFTs); periodic (strided) convolutions, colour mix
+``LearnedInverse``         the paper's network ``C_phi ~ (beta I + A A^T)^{-1}`` (``ppsolve.inverses.learned``)
+``ShiftedLearnedInverse``  one such network (periodic) at any larger beta, by the resolvent identity (``learned_shift``)
+=========================  ====================================================================================
 
 ``make_inverse(A, beta, spec)`` builds one by name or checks a given one.
 """
@@ -21,6 +22,7 @@ from .dense import DenseInverse
 from .fourier import FourierInverse, periodic_preconditioner
 from .iterative import ConjugateGradient, GradientDescent
 from .learned import LearnedInverse
+from .learned_shift import ShiftedLearnedInverse, every_beta
 
 __all__ = [
     "INVERSES",
@@ -30,7 +32,9 @@ __all__ = [
     "GradientDescent",
     "Inverse",
     "LearnedInverse",
+    "ShiftedLearnedInverse",
     "SolveReport",
+    "every_beta",
     "make_inverse",
     "relative_residual",
 ]
