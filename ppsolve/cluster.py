@@ -12,7 +12,14 @@ the OpenMP / BLAS pools', ``worker_environment``): a worker runs one task at a t
 with that many threads, so that its memory is one task's whatever the thread count, and ``workers x
 threads_per_worker`` threads use that many cores without pools spinning against each other
 (``docs/threads.md``). The environment is Dask's ``distributed.nanny.pre-spawn-environ``, set before a worker
-process starts, so it holds before torch or NumPy is imported there.
+process starts, so it holds before torch or NumPy is imported there; Dask's own entries there are kept
+(``MALLOC_TRIM_THRESHOLD_``, which makes glibc hand freed memory back, so that a worker's resident memory does
+not creep up block after block).
+
+Overhead. Dask's statistical profiler (``distributed.worker.profile``), which samples every worker thread's
+stack every 10 ms for the dashboard's profile page, is off in a local cluster: restoring one block it cost 9 %
+of the worker's CPU time (``docs/large-images.md``). ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=True`` in the
+environment turns it back on.
 """
 from __future__ import annotations
 
@@ -83,9 +90,13 @@ def client(workers: int | None = None, threads_per_worker: int = 1, memory_limit
         return
     import dask
 
-    settings = {"distributed.nanny.pre-spawn-environ": worker_environment(threads_per_worker),
+    environment = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}),
+                   **worker_environment(threads_per_worker)}
+    settings = {"distributed.nanny.pre-spawn-environ": environment,
                 "distributed.worker.daemon": False,  # a worker may start processes of its own (data loaders)
                 "distributed.admin.system-monitor.gil.enabled": False}
+    if "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED" not in os.environ:
+        settings["distributed.worker.profile.enabled"] = False
     with dask.config.set(settings):
         cluster = distributed.LocalCluster(n_workers=workers or os.cpu_count() or 1,
                                            threads_per_worker=1,
