@@ -12,14 +12,14 @@ Methods, all in one run
     * TV-ADMM: ``ADMM(A, TV(), fourier)``, ``lam`` tuned on test001-004 (``--tv-lam``).
     * Learned prior in ADMM (``--prior``: the zoo's ``natural-gray`` or a checkpoint): ``ppsolve.restore``
       with stages ``(beta, iterations, sigma)`` (``ppsolve.staged.sigma_schedule``: the noise-conditional
-      denoiser at falling ``sigma`` with ``beta = c / sigma^2``), started at ``y``. The z-update once with
-      the exact ``FourierInverse`` and once with a ``LearnedInverse`` (direct form, trained from noise only
-      on the 128 x 128 version of ``A`` and loaded for 256 x 256 with ``allow_resize=True``; one per
-      distinct beta; 31 x 31 kernels, below beta = 0.01 63 x 63 kernels trained 4x longer:
-      ``ppsolve.experiments.natural.deblur_inverse_options``), its accuracy reported as the relative error
-      of the z-update on real images. ``--inverse one``: instead, ONE of those networks, the one trained at the
-      schedule's smallest beta, for every stage: moved to each larger beta by the resolvent identity, then
-      ``--refine`` steps of iterative refinement (``ppsolve.inverses.learned_shift``); its z-update errors too.
+      denoiser at falling ``sigma`` with ``beta = c / sigma^2``), started at ``y``. The z-update (``--inverse``,
+      each a row): the exact ``FourierInverse``; ``learned``: a ``LearnedInverse`` per distinct beta (direct
+      form, trained from noise only on the 128 x 128 version of ``A`` and loaded for 256 x 256 with
+      ``allow_resize=True``; 31 x 31 kernels, below beta = 0.01 63 x 63 kernels trained 4x longer:
+      ``ppsolve.experiments.natural.deblur_inverse_options``); ``one`` (with ``fourier`` the default): ONE of
+      those networks, the one trained at the schedule's smallest beta, for every stage, moved to each larger
+      beta by the resolvent identity, then ``--refine`` conjugate-gradient iterations preconditioned by it
+      (``ppsolve.inverses.learned_shift``). The learned rows report their z-update errors on real images.
     * BM3D-PnP (``--bm3d``): ``ppsolve.baselines.bm3d_pnp``, 12 iterations, BM3D's noise level falling
       geometrically from 0.1 to 0.015, ``beta_k = 0.5 sigma_n^2 / sigma_k^2``, exact Fourier z-update, the
       dual kept (so rescaled) when beta changes, started at ``y``; its PSNR and CPU time beside ours, and
@@ -101,10 +101,10 @@ def main(argv=None):
     p.add_argument("--tv-lam", type=float, default=0.0015, help="tuned on test001-004 (default %(default)s)")
     p.add_argument("--tv-iters", type=int, default=60)
     p.add_argument("--images", type=int, default=68)
-    p.add_argument("--inverse", nargs="+", choices=("fourier", "learned", "one", "both"), default=["both"],
+    p.add_argument("--inverse", nargs="+", choices=("fourier", "learned", "one", "both"), default=["fourier", "one"],
                    help="the z-updates of the learned-prior ADMM, each a row: exact, one learned inverse per beta, one "
-                        "learned inverse for every beta (trained at the smallest, shifted: learned_shift), or both "
-                        "(fourier and learned; the default)")
+                        "learned inverse for every beta (trained at the smallest, shifted: learned_shift; with "
+                        "fourier, the default), or both (fourier and learned)")
     p.add_argument("--refine", type=int, default=10,
                    help="iterative-refinement steps of the 'one' inverse (default %(default)s)")
     p.add_argument("--tune", type=int, nargs="?", const=0, default=None, metavar="FIRST",

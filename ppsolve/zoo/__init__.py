@@ -150,8 +150,9 @@ REGISTRY["natural-gray"] = {
             "ensemble": 4,
             "x0": "y",
             "clip": [0, 1],
-            "inverse": "fourier (or LearnedInverses, direct form, options from "
-                       "ppsolve.experiments.natural.deblur_inverse_options)",
+            "inverse": "fourier (or one LearnedInverse, direct form, trained at the first stage's beta with "
+                       "ppsolve.experiments.natural.deblur_inverse_options and moved to every stage by "
+                       "ppsolve.inverses.every_beta, 10 CG iterations; or one per beta)",
             "chosen_on": "BSD68 test001-004 only: sigma_schedule(sigma_start, sigma_end, steps, beta_scale, "
                          "iterations) over the five rounds of CANDIDATES in benchmarks/deblur_bsd68.py (153 "
                          "schedules, ensemble 1; best (0.3, 0.01, 8, 5e-5, 1): 28.78 dB, tied with a start at 0.4 "
@@ -180,7 +181,8 @@ REGISTRY["natural-gray"]["figures"] = {
     "measured_on": "BSD68 central 256 x 256 crops, all 68 (test005-068 never tuned on), noise seed 0 + i, mean PSNR "
                    "of clipped estimates; CPU seconds per image on one thread",
     "deblur": {"wiener_best_oracle": 25.93, "tv_admm": 28.15, "natural_gray_exact_inverse": 29.51,
-               "natural_gray_learned_inverse": 29.33, "test005_068_exact_inverse": 29.55,
+               "natural_gray_learned_inverse": 29.33, "natural_gray_one_learned_inverse_every_beta": 29.51,
+               "test005_068_exact_inverse": 29.55,
                "test005_068_learned_inverse": 29.37, "test005_068_tv_admm": 28.19, "cpu_seconds": "4.4-5.6 (two runs)",
                "first_natural_gray_sigmadncnn_exact_inverse": 28.97},
     "sr4": {"bicubic_aligned": 23.44, "natural_gray_exact_inverse": 24.28, "natural_gray_learned_inverse": 24.28,
