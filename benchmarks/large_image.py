@@ -18,6 +18,9 @@ Parts (``--parts``, default all but ``memory``):
 * ``throughput``: 384^2 in 4 x 4 blocks of 96 (margin 32) with 1 worker, then 2 workers (one thread each): the
   wall-time ratio (a small problem, so that the machine is otherwise idle while it runs);
 * ``memory``: ``--memory-sizes`` (8192, 16384), TV denoising: peak RSS per worker and of this process;
+* ``overhead``: one worker restores 256^2 (one block, a 504^2 piece) as ``ppsolve.cluster`` sets it up, then
+  with Dask's statistical profiler on (``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=True``), then with Dask's
+  default ``MALLOC_TRIM_THRESHOLD_=65536``, twice each in alternation: the worker's user and system CPU seconds;
 * ``batch``: the 68 BSD68 images whole (481 x 321), noise 0.02 added (8-bit PNGs written first), denoised with
   ``natural-gray`` by ``batch.restore_batch`` with 1 worker, then 2: images per second; and the first
   ``--batch-deblur`` (8) of them blurred by the motion kernel (valid part) and deblurred, the same way.
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -51,7 +55,7 @@ from ppsolve.metrics import psnr  # noqa: E402
 from ppsolve.photo import restore_image  # noqa: E402
 
 NOISE = 0.01
-PARTS = ("margin", "check", "cost", "throughput", "memory", "batch")
+PARTS = ("margin", "check", "cost", "throughput", "memory", "batch", "overhead")
 
 
 def tv_piece(y, noise, **_):
@@ -144,8 +148,9 @@ def run_batch(paths, refs, out: Path, workers: int, **options) -> dict:
     return result.summary()
 
 
-def run_blocks(y, out: Path, workers: int, **options) -> dict:
-    """restore_large on a new LocalCluster; wall time, the workers' CPU-s and peak RSS."""
+def run_blocks(y, out: Path, workers: int, times: bool = False, **options) -> dict:
+    """restore_large on a new LocalCluster; wall time, the workers' CPU-s and peak RSS (``times``: also the user
+    and system seconds summed over the workers)."""
     import psutil
 
     shutil.rmtree(out, ignore_errors=True)
@@ -157,8 +162,12 @@ def run_blocks(y, out: Path, workers: int, **options) -> dict:
         after = c.run(lambda: psutil.Process().cpu_times())
         rss = c.run(cluster.peak_rss_mib)
     cpu = sum((after[w].user + after[w].system) - (before[w].user + before[w].system) for w in after)
-    return {"wall_s": wall, "worker_cpu_s": cpu, "peak_rss_mib_per_worker": sorted(rss.values()),
-            "margin": result.margin, "chunk": result.chunk, "blocks": result.restored}
+    row = {"wall_s": wall, "worker_cpu_s": cpu, "peak_rss_mib_per_worker": sorted(rss.values()),
+           "margin": result.margin, "chunk": result.chunk, "blocks": result.restored}
+    if times:
+        row["worker_user_system_s"] = [sum(after[w].user - before[w].user for w in after),
+                                       sum(after[w].system - before[w].system for w in after)]
+    return row
 
 
 def whole_restore(y_path) -> tuple:
@@ -189,7 +198,7 @@ def compare_to_whole(inputs, margins, chunk, out: Path) -> list:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--parts", nargs="+", choices=PARTS, default=[p for p in PARTS if p != "memory"])
+    p.add_argument("--parts", nargs="+", choices=PARTS, default=[p for p in PARTS if p not in ("memory", "overhead")])
     p.add_argument("--margin-size", type=int, default=1024)
     p.add_argument("--margins", type=int, nargs="+", default=[0, 16, 32, 64, 96])
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048, 4096])
@@ -275,6 +284,24 @@ def main(argv=None) -> int:
                   flush=True)
             shutil.rmtree(scratch, ignore_errors=True)
         report["memory"] = rows
+        save()
+    if "overhead" in args.parts:
+        print("overhead: one worker, 256^2 in one block: as set up, profiler on, Dask's MALLOC_TRIM_THRESHOLD_",
+              flush=True)
+        y = make_input(256, args.work / "deblur256")["y"]
+        variants = {"as set up": {}, "profiler on": {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "True"},
+                    "MALLOC_TRIM_THRESHOLD_=65536": {"MALLOC_TRIM_THRESHOLD_": "65536"}}
+        runs = {name: [] for name in variants}
+        for name in list(variants) * 2:
+            os.environ.update(variants[name])  # a worker process inherits this process's environment
+            try:
+                runs[name].append(run_blocks(y, scratch / "x.zarr", 1, kernel=k, times=True)["worker_user_system_s"])
+            finally:
+                for key in variants[name]:
+                    os.environ.pop(key, None)
+        report["overhead"] = runs
+        for name, pairs in runs.items():
+            print(f"  {name}: user + system CPU-s " + ", ".join(f"{u:.1f} + {s:.1f}" for u, s in pairs), flush=True)
         save()
     if "batch" in args.parts:
         rows = {}
