@@ -141,14 +141,13 @@ def main(argv=None):
     report = {"problem": "BSD68 central 256x256, motion9_30deg periodic, noise 0.01", "seed": args.seed,
               "prior": args.prior, "stages": stages, "ensemble": prox.ensemble, "tv_lam": args.tv_lam, "threads": args.threads,
               "images": [q.name for q in paths]}
+    trained = LearnedInverses(Convolution(kernel, (128, 128)), out, "motion9", options_for_beta=deblur_inverse_options)
     if "learned" in modes:
-        inverses["learned"] = LearnedInverses(Convolution(kernel, (128, 128)), out, "motion9",
-                                              options_for_beta=deblur_inverse_options)
+        inverses["learned"] = trained
         report["learned_inverse"] = inverses["learned"].accuracy(A, betas, x[:TUNE])
         print("learned inverse:", report["learned_inverse"], flush=True)
     if "one" in modes:
-        base = LearnedInverses(Convolution(kernel, (128, 128)), out, "motion9",
-                               options_for_beta=deblur_inverse_options)(A, betas[0])
+        base = trained(A, betas[0])
         inverses["one"] = every_beta(base, refine=args.refine)
         report["one_inverse"] = {"beta_0": base.beta, "refine": args.refine,
                                  "training_seconds": base.training.get("seconds"),

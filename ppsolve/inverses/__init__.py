@@ -17,7 +17,7 @@ import inspect
 import math
 
 from ..operators.base import LinearOperator
-from .base import Inverse, SolveReport, check_beta, relative_residual
+from .base import Inverse, SolveReport, check_beta, relative_residual, same_operator
 from .dense import DenseInverse
 from .fourier import FourierInverse, periodic_preconditioner
 from .iterative import ConjugateGradient, GradientDescent
@@ -42,14 +42,6 @@ __all__ = [
 
 #: the names ``make_inverse`` accepts, with the class each builds ("auto" picks one, see ``make_inverse``)
 INVERSES = {"gd": GradientDescent, "cg": ConjugateGradient, "dense": DenseInverse, "fourier": FourierInverse}
-
-
-def _same_operator(A: LinearOperator, B: LinearOperator) -> bool:
-    if A is B:
-        return True
-    if (A.in_shape, A.out_shape) != (B.in_shape, B.out_shape):
-        return False
-    return A.fingerprint() == B.fingerprint()
 
 
 def make_inverse(A: LinearOperator, beta: float, spec="auto", **options) -> Inverse:
@@ -83,7 +75,7 @@ def make_inverse(A: LinearOperator, beta: float, spec="auto", **options) -> Inve
                 f"make_inverse: the given {type(spec).__name__} was built for beta = {spec.beta:g}, "
                 f"but beta = {beta:g} was asked for"
             )
-        if not _same_operator(spec.A, A):
+        if not same_operator(spec.A, A):
             raise ValueError(
                 f"make_inverse: the given {type(spec).__name__} was built for {spec.A!r}, not for {A!r} "
                 "(different operator: shapes or fingerprint differ)"

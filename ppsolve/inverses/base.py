@@ -18,7 +18,7 @@ from .._array import is_torch, namespace
 from .._validate import batch_shape, real_number
 from ..operators.base import LinearOperator
 
-__all__ = ["STOP_REASONS", "Inverse", "SolveReport", "check_beta", "relative_residual"]
+__all__ = ["STOP_REASONS", "Inverse", "SolveReport", "check_beta", "relative_residual", "same_operator"]
 
 #: why a solve ended (``SolveReport.stop_reason``)
 STOP_REASONS = {
@@ -36,6 +36,15 @@ STOP_REASONS = {
 def check_beta(beta) -> float:
     """``beta`` as a float, or an error unless it is a finite number > 0."""
     return real_number(beta, "beta", positive=True)
+
+
+def same_operator(A: LinearOperator, B: LinearOperator) -> bool:
+    """Whether an inverse built for ``B`` serves ``A``: the same object, or equal shapes and ``fingerprint()``."""
+    if A is B:
+        return True
+    if (A.in_shape, A.out_shape) != (B.in_shape, B.out_shape):
+        return False
+    return A.fingerprint() == B.fingerprint()
 
 
 def _same_kind(a, b) -> bool:

@@ -36,14 +36,15 @@ import torch
 from .._array import Constant, is_torch
 from .._validate import count
 from ..operators.fourier import irfft2, rfft2
-from .base import Inverse, check_beta
+from .base import Inverse, check_beta, same_operator
 from .iterative import ConjugateGradient
 
 __all__ = ["ShiftedLearnedInverse", "every_beta"]
 
 
-def _base_multiplier(base) -> np.ndarray:
-    """``m_0`` on the half spectrum of the network's grid, float64: ``sum_k |f_k^|^2`` of the circular bank."""
+def _base_multiplier(base) -> tuple[np.ndarray, tuple[int, int]]:
+    """``(m_0, grid)``: ``m_0 = sum_k |f_k^|^2`` of the circular bank, float64, on the half spectrum of ``grid``,
+    the network's grid."""
     net = base.network
     if base.architecture != "linear" or getattr(net, "padding", None) != "circular":
         raise ValueError(
@@ -94,10 +95,10 @@ class ShiftedLearnedInverse(Inverse):
             )
         self.multiplier = m0 / denominator
         self.form = base.form
+        self.space = "measurement" if self.form == "woodbury" else "input"  # where apply_network acts
         self._multiplier = Constant(self.multiplier)
-        self._cg = ConjugateGradient(self.A, self.beta, tol=0.0, maxiter=max(self.refine, 1),
-                                     preconditioner=self.apply_network,
-                                     space="measurement" if self.form == "woodbury" else "input")
+        self._cg = ConjugateGradient(self.A, self.beta, tol=0.0, maxiter=self.refine,
+                                     preconditioner=self.apply_network, space=self.space) if self.refine else None
 
     def apply_network(self, r):
         """``R(beta) r``: the shifted learned resolvent on its space (any array type; torch keeps autograd)."""
@@ -115,7 +116,7 @@ class ShiftedLearnedInverse(Inverse):
 
     def _solve(self, b, x0):
         z = self._approximate(b)
-        if not self.refine:
+        if self._cg is None:
             return z, 0
         z, report = self._cg.solve_report(b, x0=z)
         return z, report.iterations
@@ -128,7 +129,7 @@ class ShiftedLearnedInverse(Inverse):
         def precondition(r):
             return apply(r)
 
-        precondition.space = "measurement" if self.form == "woodbury" else "input"
+        precondition.space = self.space
         return precondition
 
     def __repr__(self):
@@ -144,8 +145,7 @@ def every_beta(base, refine: int = 10):
     cache = {}
 
     def make(A, beta):
-        if A is not base.A and (A.in_shape != base.A.in_shape or A.out_shape != base.A.out_shape
-                                or A.fingerprint() != base.fingerprint()):
+        if not same_operator(A, base.A):
             raise ValueError(f"every_beta: the learned inverse is for {base.A!r}, a stage asks for {A!r}; load it for "
                              "this operator (LearnedInverse.load(path, A, allow_resize=True))")
         key = float(check_beta(beta))
