@@ -22,6 +22,7 @@ from pathlib import Path
 from .. import zoo
 from .._cli import add_common_options, run
 from ..files import atomic_write_text, output_target
+from ..nn.registry import describe, load_denoiser
 from .denoiser import LOSSES, export_denoiser, train_denoiser
 from .distributed import init_from_env, world
 from .recipes import RECIPES
@@ -55,6 +56,10 @@ def build_parser(prog: str = PROG, parser=None):
         p.add_argument("--checkpoint", type=Path, default=None,
                        help=f"the resumable training checkpoint (default: results/train/{name}.ckpt.safetensors)")
         p.add_argument("--fresh", action="store_true", help="ignore an existing training checkpoint and start over")
+        p.add_argument("--start-from", type=Path, default=None, metavar="MODEL_FILE",
+                       help="start from the weights of this denoiser model file of the same network (fine-tuning, "
+                            "e.g. the shipped zoo file) instead of a random initialisation; recorded in the summary "
+                            "and checked on resume")
         p.add_argument("--epochs", type=int, default=d["epochs"], help="default: %(default)s")
         p.add_argument("--batch-size", type=int, default=d["batch_size"],
                        help="images per step, over all processes under torchrun (default: %(default)s)")
@@ -108,6 +113,21 @@ def _write_summary(metadata: dict, path: Path) -> None:
     atomic_write_text(path, text + "\n")
 
 
+def initialise(model, path: Path) -> dict:
+    """Load the weights of the denoiser model file ``path`` (untrusted: its header and tensors are checked, and
+    it must describe the same network class, config and tensor shapes as ``model``) into ``model``; returns
+    what the summary records of it (file name, content digest, steps it had trained)."""
+    loaded, header = load_denoiser(path)
+    mine, theirs = describe(model), header.get("model") or {}
+    if (theirs.get("class"), theirs.get("config")) != (mine["class"], mine["config"]):
+        raise ValueError(f"--start-from {path}: a {theirs.get('class')} with {theirs.get('config')}, expected the "
+                         f"recipe's {mine['class']} with {mine['config']}")
+    model.load_state_dict(loaded.state_dict())
+    progress = header.get("progress") or {}
+    return {"file": path.name, "sha256": header.get("sha256"), "steps": progress.get("global_step"),
+            "data": header.get("data")}
+
+
 def train_main(args) -> int:
     """Run a parsed ``RECIPE`` command (shared by ``ppsolve train``), as one of several processes under
     torchrun."""
@@ -126,6 +146,8 @@ def _train(args, out: Path, checkpoint: Path) -> int:
     recipe = RECIPES[args.recipe]
     kwargs = recipe.build(args)
     model = kwargs.pop("model")
+    if args.start_from is not None:
+        kwargs["extra_metadata"] = {**kwargs.get("extra_metadata", {}), "init": initialise(model, args.start_from)}
     me = world()
     device = args.device
     if device == "cuda" and me.distributed:

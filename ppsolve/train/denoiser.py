@@ -246,6 +246,8 @@ class DenoiserTrainer(Trainer):
         meta = self.metadata
         expect = {"model": meta["model"], "conditional": meta["conditional"], "data": meta["data"],
                   "sample_shape": meta["sample_shape"], **{f"hyper__{k}": v for k, v in meta["hyper"].items()}}
+        if "init" in (meta.get("extra") or {}):  # a fine-tuning resumes only from the weights it started from
+            expect["extra__init"] = meta["extra"]["init"]
         if self.operator is None:
             expect["operator"] = None
         else:

@@ -70,3 +70,40 @@ def test_cli_natural_gray_unet_and_dncnn(tmp_path, shared_data, capsys):
         assert main(common + bad + ["--out", str(tmp_path / "x.safetensors"), "--checkpoint",
                                     str(tmp_path / "x.ckpt")]) == 2
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.data
+def test_cli_start_from(tmp_path, shared_data, capsys):
+    """--start-from: fine-tuning starts from a model file's weights (recorded, checked on resume); another
+    network's file is refused before training."""
+    import torch
+
+    common = ["natural-gray", "--data", str(shared_data / "train400"), "--patch", "32", "--widths", "4,8",
+              "--steps-per-epoch", "2", "--batch-size", "4", "--no-progress", "--threads", "1"]
+    first, second = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    assert main(common + ["--epochs", "1", "--out", str(first), "--checkpoint", str(tmp_path / "a.ckpt")]) == 0
+    assert main(common + ["--epochs", "1", "--seed", "1", "--out", str(second),
+                          "--checkpoint", str(tmp_path / "b.ckpt")]) == 0
+    tuned, ckpt = tmp_path / "ft.safetensors", tmp_path / "ft.ckpt"
+    tune = common + ["--start-from", str(first), "--lr", "1e-30", "--lr-final", "1e-30", "--out", str(tuned),
+                     "--checkpoint", str(ckpt)]
+    assert main(tune + ["--epochs", "1"]) == 0
+    start, meta = load_denoiser(first)
+    end, tuned_meta = load_denoiser(tuned)
+    other, _ = load_denoiser(second)
+    for name, t in end.state_dict().items():  # a learning rate of 1e-30 keeps the starting weights
+        torch.testing.assert_close(t, start.state_dict()[name])
+    assert not all(torch.equal(t, other.state_dict()[n]) for n, t in end.state_dict().items())
+    assert tuned_meta["extra"]["init"] == {"file": "a.safetensors", "sha256": meta["sha256"], "steps": 2,
+                                           "data": meta["data"]}
+    capsys.readouterr()
+    resumed = tune + ["--epochs", "2"]
+    resumed[resumed.index(str(first))] = str(second)
+    assert main(resumed) == 2  # the checkpoint was started from another file
+    err = capsys.readouterr().err
+    assert "extra.init" in err and err.count("\n") == 1
+    assert main(tune + ["--epochs", "2"]) == 0  # the same file resumes
+    wide = [a if a != "4,8" else "8,16" for a in tune]
+    assert main(wide + ["--epochs", "1", "--checkpoint", str(tmp_path / "w.ckpt")]) == 2
+    err = capsys.readouterr().err
+    assert "expected the recipe's SigmaUNet" in err and err.count("\n") == 1
