@@ -96,39 +96,45 @@ def tune_schedules(y, A, x, prox, candidates, x0: str) -> list[dict]:
     return sorted(rows, key=lambda r: -r["psnr"])
 
 
-def natural_prior(name_or_path, task: str, backend: str = "torch"):
-    """(prox, stages or None): a zoo prior with its ``task`` settings (stages, self-ensemble), or a checkpoint
-    (noise-conditional networks get ``sigma_of_tau = sqrt``), clipped to [0, 1]; its network run by ``backend``."""
+def natural_prior(name_or_path, task: str, backend: str = "torch", weights=None):
+    """(prox, stages or None, self-ensemble or None): a zoo prior with its ``task`` settings (stages and the
+    self-ensemble, one size or one per stage, for ``restore(ensemble=)``), or a checkpoint (noise-conditional
+    networks get ``sigma_of_tau = sqrt``), clipped to [0, 1]; its network run by ``backend``. ``weights``: a
+    retrained model file for the zoo prior (``zoo.load(weights=)``), run with the zoo's settings."""
     from ppsolve import zoo
     from ppsolve.prox import DenoiserProx
 
     if name_or_path in zoo.list():
         settings = zoo.info(name_or_path)["tasks"][task]
-        prox = zoo.load(name_or_path, backend=backend)
-        prox.ensemble = settings.get("ensemble", 1)
-        return prox, settings["stages"]
-    return DenoiserProx.from_file(name_or_path, clip=(0, 1), backend=backend), None
+        prox = zoo.load(name_or_path, backend=backend, weights=weights)
+        return prox, settings["stages"], settings.get("ensemble")
+    if weights is not None:
+        raise SystemExit(f"--weights is for a zoo prior; {name_or_path!r} is not one (pass the file as --prior)")
+    return DenoiserProx.from_file(name_or_path, clip=(0, 1), backend=backend), None, None
 
 
 def prior_variants(args, task: str, prox) -> dict:
     """``{row suffix: prox}``: the prior run by each of ``args.backends`` (the first is ``prox`` itself, suffix
-    ""; the others "_<backend>"), all with ``prox``'s self-ensemble."""
+    ""; the others "_<backend>"); each run gets the same ``ensemble`` from ``prior_rows``."""
     variants = {"": prox}
     for backend in args.backends[1:]:
-        other, _ = natural_prior(args.prior, task, backend)
-        other.ensemble = prox.ensemble
-        variants[f"_{backend}"] = other
+        variants[f"_{backend}"] = natural_prior(args.prior, task, backend, args.weights)[0]
     return variants
 
 
 def prior_and_stages(args, task: str, y, A, x, candidates, x0: str, tune_json: Path):
-    """The BSD68 benchmarks' common start: the prior of ``args.prior`` with its ``task`` stages (``--ensemble``
-    and ``--stages`` override the zoo's). With ``--tune FIRST`` it scores ``candidates[FIRST:]``
-    (``tune_schedules``), writes them to ``tune_json`` and returns None; else ``(prox, stages)``."""
-    prox, stages = natural_prior(args.prior, task, args.backends[0])
+    """The BSD68 benchmarks' common start: the prior of ``args.prior`` with its ``task`` stages and
+    self-ensemble (``--ensemble`` and ``--stages`` override the zoo's; a per-stage ensemble with other stages
+    becomes its largest value). With ``--tune FIRST`` it scores ``candidates[FIRST:]`` (``tune_schedules``, at
+    the ensemble's largest value), writes them to ``tune_json`` and returns None; else ``(prox, stages,
+    ensemble)``."""
+    prox, stages, ensemble = natural_prior(args.prior, task, args.backends[0], args.weights)
     if args.ensemble:
-        prox.ensemble = args.ensemble
+        ensemble = args.ensemble
+    if isinstance(ensemble, list) and (args.stages or args.tune is not None):
+        ensemble = max(ensemble)
     if args.tune is not None:
+        prox.ensemble = ensemble or 1
         rows = tune_schedules(y, A, x, prox, candidates[args.tune:], x0=x0)
         tune_json.write_text(json.dumps(rows, indent=1))
         print("best:", rows[0])
@@ -137,7 +143,7 @@ def prior_and_stages(args, task: str, y, A, x, candidates, x0: str, tune_json: P
         stages = json.loads(args.stages)
     if stages is None:
         raise SystemExit("--stages is required for a prior without zoo settings (find them with --tune)")
-    return prox, stages
+    return prox, stages, ensemble
 
 
 def fourier_inverse(A, beta):
@@ -156,16 +162,18 @@ def timed(row: dict, show: dict, name: str, x_true, fn):
     return estimate
 
 
-def prior_rows(row: dict, show: dict, y, A, x_true, modes, variants: dict, stages, inverses: dict, x0: str):
+def prior_rows(row: dict, show: dict, y, A, x_true, modes, variants: dict, stages, inverses: dict, x0: str,
+               ensemble=None):
     """The learned prior's rows of one image: each z-update mode (``inverses``) with each variant of the prior
-    (``prior_variants``), as ``prior_<mode><suffix>``. Returns the exact-inverse, first-backend estimate."""
+    (``prior_variants``), as ``prior_<mode><suffix>``, with the self-ensemble ``ensemble`` (``restore``'s).
+    Returns the exact-inverse, first-backend estimate."""
     from ppsolve import restore
 
     first = None
     for mode in modes:
         for suffix, variant in variants.items():
             estimate = timed(row, show, f"prior_{mode}{suffix}", x_true, lambda: restore(
-                y, A, prior=variant, stages=stages, inverse=inverses[mode], x0=x0, clip=(0, 1)).x)
+                y, A, prior=variant, stages=stages, inverse=inverses[mode], x0=x0, clip=(0, 1), ensemble=ensemble).x)
             if mode == "fourier" and not suffix:
                 first = estimate
     return first

@@ -97,6 +97,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--prior", default="natural-gray", help="zoo name or checkpoint path (default: %(default)s)")
+    p.add_argument("--weights", default=None, help="a retrained model file for the zoo prior, run with the zoo's "
+                                                   "settings (default: the shipped weights)")
     p.add_argument("--stages", default=None, help="JSON [[beta, iterations, sigma], ...] (default: the zoo's)")
     p.add_argument("--tv-lam", type=float, default=0.0015, help="tuned on test001-004 (default %(default)s)")
     p.add_argument("--tv-iters", type=int, default=60)
@@ -132,14 +134,15 @@ def main(argv=None):
     settled = prior_and_stages(args, "deblur", y, A, x, CANDIDATES, "y", out / "deblur_bsd68_tune.json")
     if settled is None:  # --tune
         return
-    prox, stages = settled
+    prox, stages, ensemble = settled
     variants = prior_variants(args, "deblur", prox)
     betas = sorted({s[0] for s in stages})
     modes = list(dict.fromkeys(m for name in args.inverse
                                for m in (("fourier", "learned") if name == "both" else (name,))))
     inverses = {"fourier": fourier_inverse}
     report = {"problem": "BSD68 central 256x256, motion9_30deg periodic, noise 0.01", "seed": args.seed,
-              "prior": args.prior, "stages": stages, "ensemble": prox.ensemble, "tv_lam": args.tv_lam, "threads": args.threads,
+              "prior": args.prior, "stages": stages, "ensemble": ensemble, "weights": args.weights, "tv_lam": args.tv_lam,
+              "threads": args.threads,
               "images": [q.name for q in paths]}
     trained = LearnedInverses(Convolution(kernel, (128, 128)), out, "motion9", options_for_beta=deblur_inverse_options)
     if "learned" in modes:
@@ -167,7 +170,7 @@ def main(argv=None):
             show.update(wiener_best=xw, tv_admm=xt)
         if args.bm3d:
             timed(row, show, "bm3d_pnp", x[i], lambda: bm3d_pnp(y[i], A, 0.01, 0.1, 0.015, x0=y[i]).x)
-        exact = prior_rows(row, show, y[i], A, x[i], modes, variants, stages, inverses, "y")
+        exact = prior_rows(row, show, y[i], A, x[i], modes, variants, stages, inverses, "y", ensemble)
         first = exact if i == 0 else first
         if i < args.grid:
             est[i] = show
@@ -178,7 +181,8 @@ def main(argv=None):
     report["psnr"] = {m: split_summary([per[n][m][0] for n in per], TUNE) for m in methods}
     report["cpu_seconds_per_image"] = {m: float(np.mean([per[n][m][1] for n in per])) for m in methods}
     report["per_image"] = {n: {m: v[0] for m, v in r.items()} for n, r in per.items()}
-    if first is not None and args.prior in zoo.list() and not args.stages and not args.ensemble:  # one call: the same
+    # one call with the zoo's settings gives the same first image
+    if first is not None and args.prior in zoo.list() and not (args.stages or args.ensemble or args.weights):
         again = restore(y[0], A, prior=args.prior, task="deblur").x
         report["restore_reproduces_first_image_max_abs_diff"] = float(np.max(np.abs(again - first)))
     if "wiener_best" in report["psnr"]:

@@ -47,7 +47,7 @@ from ppsolve.data import list_images  # noqa: E402
 from ppsolve.experiments.natural import central_crops, measure, score, sr_operator  # noqa: E402
 from ppsolve.nn.onnx import OnnxNetwork  # noqa: E402
 from ppsolve.operators import Convolution  # noqa: E402
-from ppsolve.staged import sigma_schedule  # noqa: E402
+from ppsolve.staged import sigma_schedule, stage_ensembles  # noqa: E402
 
 LEVERS = ("channels-first", "channels-last", "inference_mode", "float32", "ensemble 2", "ensemble 1", "stages 6",
           "stages 4", "torch.compile", "onnxruntime", "bfloat16")
@@ -126,22 +126,25 @@ def main(argv=None) -> int:
         for task, (A, y, x0) in tasks.items():
             settings = zoo.info("natural-gray")["tasks"][task]
             stages = settings["stages"]
-            prox.ensemble = settings.get("ensemble", 1)
+            ensemble = settings.get("ensemble", 1)
             if lever.startswith("ensemble"):
-                prox.ensemble = int(lever.split()[1])
+                ensemble = int(lever.split()[1])
             if lever.startswith("stages"):
                 stages = fewer_stages(stages, int(lever.split()[1]))
+                ensemble = max(ensemble) if isinstance(ensemble, list) else ensemble
+            per_stage = stage_ensembles(ensemble, len(stages))
             scores, seconds = [], []
             for i in range(len(x)):
                 yi = y[i].astype(np.float32) if lever == "float32" else y[i]
                 context = torch.inference_mode() if lever == "inference_mode" else contextlib.nullcontext()
                 start = time.process_time()
                 with context:
-                    xi = restore(yi, A, prior=prox, stages=stages, inverse="fourier", x0=x0, clip=(0, 1)).x
+                    xi = restore(yi, A, prior=prox, stages=stages, inverse="fourier", x0=x0, clip=(0, 1),
+                                 ensemble=ensemble).x
                 seconds.append(time.process_time() - start)
                 scores.append(score(np.asarray(xi, dtype=np.float64), x[i]))
             row[task] = {"cpu_s": float(np.mean(seconds)), "psnr": float(np.mean(scores)),
-                         "evaluations": sum(s[1] for s in stages) * prox.ensemble}
+                         "evaluations": sum(s[1] * e for s, e in zip(stages, per_stage))}
         rows.append(row)
         print(row, flush=True)
 

@@ -82,6 +82,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--prior", default="natural-gray")
+    p.add_argument("--weights", default=None, help="a retrained model file for the zoo prior, run with the zoo's "
+                                                   "settings (default: the shipped weights)")
     p.add_argument("--stages", default=None, help="JSON [[beta, iterations, sigma], ...] (default: the zoo's)")
     p.add_argument("--images", type=int, default=68)
     p.add_argument("--inverse", choices=("fourier", "learned", "both"), default="both")
@@ -108,13 +110,14 @@ def main(argv=None):
     settled = prior_and_stages(args, "sr4", y, A, x, CANDIDATES, "bicubic", out / "sr_bsd68_tune.json")
     if settled is None:  # --tune
         return
-    prox, stages = settled
+    prox, stages, ensemble = settled
     variants = prior_variants(args, "sr4", prox)
     betas = sorted({s[0] for s in stages})
     modes = ["fourier", "learned"] if args.inverse == "both" else [args.inverse]
     inverses = {"fourier": fourier_inverse}
     report = {"problem": "BSD68 central 256x256, 3x3 Gaussian sigma 1, every 4th pixel from 0, periodic, noise 0.01",
-              "seed": args.seed, "prior": args.prior, "stages": stages, "ensemble": prox.ensemble, "threads": args.threads}
+              "seed": args.seed, "prior": args.prior, "stages": stages, "ensemble": ensemble,
+              "weights": args.weights, "threads": args.threads}
     if "learned" in modes:
         inverses["learned"] = LearnedInverses(sr_operator((64, 64), FACTOR), out, "sr4")
         report["learned_inverse"] = inverses["learned"].accuracy(A, betas, x[:TUNE])
@@ -128,7 +131,7 @@ def main(argv=None):
         show = {"bicubic_aligned": xb}
         if args.bm3d:
             timed(row, show, "bm3d_pnp", x[i], lambda: bm3d_pnp(y[i], A, 0.01, 0.3, 0.02, x0=xb).x)
-        exact = prior_rows(row, show, y[i], A, x[i], modes, variants, stages, inverses, "bicubic")
+        exact = prior_rows(row, show, y[i], A, x[i], modes, variants, stages, inverses, "bicubic", ensemble)
         first = exact if i == 0 else first
         if i < args.grid:
             est[i] = show
@@ -141,7 +144,8 @@ def main(argv=None):
     report["gain_over_bicubic"] = {m: report["psnr"][m]["all"] - report["psnr"]["bicubic_aligned"]["all"]
                                    for m in methods}
     report["per_image"] = {n: {m: v[0] for m, v in r.items()} for n, r in per.items()}
-    if first is not None and args.prior in zoo.list() and not args.stages and not args.ensemble:  # one call: the same
+    # one call with the zoo's settings gives the same first image
+    if first is not None and args.prior in zoo.list() and not (args.stages or args.ensemble or args.weights):
         again = restore(y[0], A, prior=args.prior, task="sr4").x
         report["restore_reproduces_first_image_max_abs_diff"] = float(np.max(np.abs(again - first)))
     if args.bm3d:

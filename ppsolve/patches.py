@@ -238,6 +238,21 @@ class Patchwise(Proximal):
                              f"{self.align} (the prior's factor {self.factor}, its network's multiple "
                              f"{getattr(self.prox, 'multiple', 1)})")
 
+    @property
+    def ensemble(self) -> int:
+        """The wrapped prior's self-ensemble (``DenoiserProx.ensemble``): every tile is evaluated with it.
+        ``AttributeError`` for a prior without one."""
+        try:
+            return self.prox.ensemble
+        except AttributeError:
+            raise AttributeError(f"Patchwise: the wrapped {type(self.prox).__name__} has no self-ensemble") from None
+
+    @ensemble.setter
+    def ensemble(self, value) -> None:
+        if not hasattr(self.prox, "ensemble"):
+            raise AttributeError(f"Patchwise: the wrapped {type(self.prox).__name__} has no self-ensemble")
+        self.prox.ensemble = value
+
     def _prox(self, v, tau, y):
         H, W = int(v.shape[-2]), int(v.shape[-1])
         if H <= self.patch and W <= self.patch:

@@ -28,7 +28,7 @@ from .inverses.base import Inverse
 from .operators.base import LinearOperator
 from .patches import Patchwise
 from .prox.basic import Proximal
-from .staged import parse_stages, solve_staged
+from .staged import parse_stages, solve_staged, stage_ensembles
 from .threads import limit
 
 __all__ = ["X0_CHOICES", "restore", "starting_point"]
@@ -111,8 +111,11 @@ def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int 
     device : where a zoo prior's network runs (e.g. ``"cuda"``; default the CPU); arrays stay where they are.
     progress : show a progress bar over the iterations of all stages.
     ensemble : the self-ensemble of a network prior (1, 2, 4 or 8 flips / transposes averaged per evaluation;
-        ``DenoiserProx.ensemble``); default the zoo's. The cost is proportional to it: on BSD68 test001-004,
-        ``natural-gray`` deblurs at 28.83 / 28.81 / 28.78 dB with 4 / 2 / 1 (``benchmarks/speed_levers.py``).
+        ``DenoiserProx.ensemble``), for every stage or a list of one per stage (``staged.stage_ensembles``);
+        default the zoo's (a task's per-stage list with its own stages; with ``stages=`` given, its largest
+        value), else the prior's own. The cost is proportional to it: on BSD68 test001-004,
+        ``natural-gray`` deblurs at 28.83 / 28.81 / 28.78 dB with 4 / 2 / 1 (``benchmarks/speed_levers.py``),
+        28.83 with 1 in the first four of its eight stages and 4 in the last four (37 % less time).
     backend : how a zoo prior's network is evaluated: "torch" (default) or "onnxruntime" (the same map run by ONNX
         Runtime on the CPU, 1.26-1.36x faster here; ``pip install 'ppsolve[onnx]'``).
     **admm_options : ``lam`` (default the zoo's; ignored by priors that ignore ``tau``) and ``ADMM.solve``'s
@@ -158,12 +161,13 @@ def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int 
             stages = [(beta, iters)]
         else:
             stages = settings["stages"]
-    if ensemble is not None:
-        if not hasattr(prox, "ensemble"):
-            raise TypeError(f"restore: ensemble= needs a network prior (a DenoiserProx), got {type(prox).__name__}")
-        prox.ensemble = ensemble  # checked by the setter: 1, 2, 4 or 8
-    elif "ensemble" in settings:
-        prox.ensemble = int(settings["ensemble"])
+    if ensemble is not None and not hasattr(prox, "ensemble"):
+        raise TypeError(f"restore: ensemble= needs a network prior (a DenoiserProx), got {type(prox).__name__}")
+    if ensemble is None:
+        ensemble = settings.get("ensemble")
+        if isinstance(ensemble, list) and stages is not settings.get("stages"):
+            ensemble = max(ensemble)  # a task's per-stage list fits its own stages; others get its largest
+    stage_ensembles(ensemble, len(parse_stages(stages)))  # a bad value fails here, before any work
     tiles = entry.get("patch") if isinstance(prior, str) else None
     if tiles is not None:
         big = A.in_shape[-2] * A.in_shape[-1] > tiles["size"] ** 2
@@ -184,7 +188,8 @@ def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int 
     try:
         with limit(threads):
             start = starting_point(settings.get("x0", None) if x0 is None else x0, y, A)
-            result = solve_staged(A, prox, y, stages, inverse=inverse, x0=start, lam=lam, **admm_options)
+            result = solve_staged(A, prox, y, stages, inverse=inverse, x0=start, lam=lam, ensemble=ensemble,
+                                  **admm_options)
     finally:
         if bar is not None:
             bar.close()

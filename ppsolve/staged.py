@@ -24,7 +24,7 @@ from .admm import ADMM, ADMMResult, History
 from .inverses.base import Inverse
 from .operators.base import LinearOperator
 
-__all__ = ["parse_stages", "sigma_schedule", "solve_staged"]
+__all__ = ["parse_stages", "sigma_schedule", "solve_staged", "stage_ensembles"]
 
 
 def parse_stages(stages) -> list[tuple[float, int, float | None]]:
@@ -84,30 +84,63 @@ def _inverse_for(inverse, A: LinearOperator, beta: float):
     return inverse
 
 
+def stage_ensembles(ensemble, count: int) -> list[int | None]:
+    """One self-ensemble size per stage: ``None`` (each stage keeps the prior's own), one of 1, 2, 4, 8 for
+    every stage, or a sequence of ``count`` of them; ``ValueError`` naming what came otherwise."""
+    if ensemble is None:
+        return [None] * count
+    if isinstance(ensemble, (int, np.integer)) and not isinstance(ensemble, bool):
+        values = [int(ensemble)] * count
+    elif isinstance(ensemble, (list, tuple)):
+        if len(ensemble) != count:
+            raise ValueError(f"ensemble: expected one size per stage ({count}), got {len(ensemble)}: {list(ensemble)}")
+        values = list(ensemble)
+    else:
+        raise TypeError(f"ensemble: expected 1, 2, 4, 8 or a list of them per stage, got {ensemble!r}")
+    for i, e in enumerate(values):
+        if isinstance(e, bool) or e not in (1, 2, 4, 8):
+            where = "ensemble" if isinstance(ensemble, (int, np.integer)) else f"ensemble[{i}]"
+            raise ValueError(f"{where} must be 1, 2, 4 or 8, got {e!r}")
+    return [int(e) for e in values]
+
+
 def solve_staged(A: LinearOperator, prox, y, stages, inverse="auto", x0=None, lam: float = 0.0,
-                 dual: str = "reset", **solve_options) -> ADMMResult:
+                 dual: str = "reset", ensemble=None, **solve_options) -> ADMMResult:
     """Staged ADMM (see the module docstring): one ``ADMM(A, prox, inverse, beta, lam)`` solve per stage, each
     started at the previous stage's last ``z``. Returns the last stage's ``ADMMResult`` with ``history`` holding the
     records of all stages in order (``time`` and ``wall`` restart at each stage) and ``iterations`` their
     total. ``inverse``: a name, an ``Inverse`` (one beta only) or a callable ``(A, beta) -> Inverse``, called
     once per stage. ``dual``: "reset" (``u_0 = 0`` at every stage) or "keep" (the previous stage's ``u``; see the
-    module docstring). ``solve_options`` go to ``ADMM.solve`` (``tol``, ``callback``, ``x_true``); a callback that
-    stops a stage stops the whole run."""
+    module docstring). ``ensemble``: the network prior's self-ensemble per stage (``stage_ensembles``; e.g. 1
+    in the early, high-noise stages and 4 in the last ones), set as ``prox.ensemble`` before each stage and put
+    back afterwards; None keeps the prior's. ``solve_options`` go to ``ADMM.solve`` (``tol``, ``callback``,
+    ``x_true``); a callback that stops a stage stops the whole run."""
     if dual not in ("reset", "keep"):
         raise ValueError(f"solve_staged: dual must be 'reset' or 'keep', got {dual!r}")
+    parsed = parse_stages(stages)
+    ensembles = stage_ensembles(ensemble, len(parsed))
+    if ensemble is not None and not hasattr(prox, "ensemble"):
+        raise TypeError(f"solve_staged: ensemble= needs a network prior (a DenoiserProx), got {type(prox).__name__}")
+    own = getattr(prox, "ensemble", None)
     history, iterations, result = History(), 0, None
     z, u = x0, None
-    for beta, iters, sigma in parse_stages(stages):
-        stage_lam = 2.0 * beta * sigma**2 if sigma is not None else lam
-        inv = _inverse_for(inverse, A, beta)
-        admm = ADMM(A, prox, inverse=inv, beta=None if isinstance(inv, Inverse) else beta, lam=stage_lam)
-        result = None  # the previous stage's x, z and u are not needed any more: let them go
-        result = admm.solve(y, iters=iters, x0=z, u0=u, **solve_options)
-        history.extend(result.history)
-        iterations += result.iterations
-        if result.stop_reason == "callback":
-            break
-        z = result.z  # the data-consistent iterate: the next stage's first x is prox(z), as ADMM would go on
-        u = result.u if dual == "keep" else None
+    try:
+        for (beta, iters, sigma), stage_ensemble in zip(parsed, ensembles):
+            if stage_ensemble is not None:
+                prox.ensemble = stage_ensemble
+            stage_lam = 2.0 * beta * sigma**2 if sigma is not None else lam
+            inv = _inverse_for(inverse, A, beta)
+            admm = ADMM(A, prox, inverse=inv, beta=None if isinstance(inv, Inverse) else beta, lam=stage_lam)
+            result = None  # the previous stage's x, z and u are not needed any more: let them go
+            result = admm.solve(y, iters=iters, x0=z, u0=u, **solve_options)
+            history.extend(result.history)
+            iterations += result.iterations
+            if result.stop_reason == "callback":
+                break
+            z = result.z  # the data-consistent iterate: the next stage's first x is prox(z), as ADMM would go on
+            u = result.u if dual == "keep" else None
+    finally:
+        if ensemble is not None:
+            prox.ensemble = own
     result.history, result.iterations = history, iterations
     return result

@@ -5,6 +5,7 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from ppsolve import zoo
 from ppsolve.nn.cpsdae import CPSDAE as CPSDAENet
 from ppsolve.nn.dncnn import DnCNN
 from ppsolve.nn.unet import SigmaUNet
@@ -194,3 +195,15 @@ def test_patchwise_conditional_prior_gets_each_tiles_measurement():
         Patchwise(prox, patch=31, overlap=18)
     with pytest.raises(ValueError, match="y has spatial shape"):
         tiled(v, 0.0, y=y[:-1])
+
+
+def test_patchwise_forwards_the_self_ensemble():
+    from ppsolve.prox import SoftThreshold
+
+    tiled = Patchwise(zoo.load("natural-gray"), patch=64, overlap=24, margin=8)
+    tiled.ensemble = 2
+    assert tiled.prox.ensemble == 2 == tiled.ensemble
+    plain = Patchwise(SoftThreshold(), patch=64, overlap=24, margin=8)
+    assert not hasattr(plain, "ensemble")
+    with pytest.raises(AttributeError, match="no self-ensemble"):
+        plain.ensemble = 2

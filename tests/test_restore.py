@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from ppsolve import restore
+from ppsolve import restore, zoo
 from ppsolve.nn.dncnn import SigmaDnCNN
 from ppsolve.operators import Convolution, gaussian_kernel, motion_kernel, strided_convolution
 from ppsolve.prox import L2, DenoiserProx, as_prox
@@ -95,3 +95,24 @@ def test_ensemble_overrides_the_zoo_setting_and_needs_a_network(blur):
         restore(y, A, prior="natural-gray", stages=[(0.05, 1, 0.05)], ensemble=3)
     with pytest.raises(TypeError, match="needs a network prior"):
         restore(y, A, prior=SoftThreshold(), stages=[(0.05, 1)], ensemble=2)
+
+
+def test_a_tasks_per_stage_ensemble_fits_its_own_stages(blur, monkeypatch):
+    """The zoo's per-stage self-ensemble goes with the task's own stages; with other stages, its largest size;
+    an explicit ensemble= (one size or one per stage) wins."""
+    import sys
+
+    restore_module = sys.modules["ppsolve.restore"]  # the package's name ``restore`` is the function
+    A, x, y = blur
+    seen = []
+    real = restore_module.solve_staged
+    monkeypatch.setattr(restore_module, "solve_staged",
+                        lambda *a, ensemble=None, **k: seen.append(ensemble) or real(*a, ensemble=ensemble, **k))
+    own = zoo.info("natural-gray")["tasks"]["deblur"]["ensemble"]
+    assert isinstance(own, list) and len(set(own)) > 1
+    restore(y, A, prior="natural-gray", task="deblur")
+    restore(y, A, prior="natural-gray", task="deblur", stages=[(0.05, 1, 0.05), (0.1, 1, 0.03)])
+    restore(y, A, prior="natural-gray", stages=[(0.05, 1, 0.05), (0.1, 1, 0.03)], ensemble=[2, 1])
+    assert seen == [own, max(own), [2, 1]]
+    with pytest.raises(ValueError, match="one size per stage"):
+        restore(y, A, prior="natural-gray", stages=[(0.05, 1, 0.05)], ensemble=[2, 1])

@@ -10,7 +10,7 @@ import pytest
 from ppsolve import ADMM
 from ppsolve.inverses import FourierInverse
 from ppsolve.prox import L2
-from ppsolve.staged import parse_stages, sigma_schedule, solve_staged
+from ppsolve.staged import parse_stages, sigma_schedule, solve_staged, stage_ensembles
 
 
 def test_parse_stages_accepts_tuples_and_dicts_and_names_bad_entries():
@@ -106,3 +106,37 @@ def test_a_stage_keeps_only_what_the_next_one_needs(blur):
     assert result.iterations == 6 and len(result.history) == 6
     for stage, alive in enumerate(alive_during):
         assert not any(alive[: max(stage - 1, 0)]), f"stage {stage} still holds the arrays of {alive}"
+
+
+class _Recording(L2):
+    """An L2 prior with a self-ensemble attribute that records the size each call saw."""
+
+    def __init__(self):
+        super().__init__()
+        self.ensemble, self.seen = 1, []
+
+    def _prox(self, v, tau, y):
+        self.seen.append(self.ensemble)
+        return super()._prox(v, tau, y)
+
+
+def test_ensemble_per_stage_is_set_before_each_stage_and_put_back(blur):
+    A, x, y = blur
+    stages = [(0.1, 2, 0.05), (0.2, 1, 0.03), (0.4, 2, 0.02)]
+    prox = _Recording()
+    staged = solve_staged(A, prox, y, stages, x0=y, ensemble=[1, 4, 2])
+    assert prox.seen == [1, 1, 4, 2, 2] and prox.ensemble == 1
+    plain = solve_staged(A, L2(), y, stages, x0=y)
+    assert np.allclose(staged.x, plain.x, atol=1e-12)  # the size reaches the prior, the maths is unchanged
+    prox.seen.clear()
+    solve_staged(A, prox, y, stages, x0=y, ensemble=8)
+    assert prox.seen == [8] * 5 and prox.ensemble == 1
+    assert stage_ensembles(None, 2) == [None, None] and stage_ensembles(np.int64(2), 2) == [2, 2]
+    for bad, error, match in (([1, 4], ValueError, r"one size per stage \(3\), got 2"),
+                              ([1, 3, 4], ValueError, r"ensemble\[1\] must be 1, 2, 4 or 8, got 3"),
+                              (5, ValueError, "ensemble must be 1, 2, 4 or 8, got 5"),
+                              (True, TypeError, "expected 1, 2, 4, 8 or a list"), ("4", TypeError, "expected")):
+        with pytest.raises(error, match=match):
+            solve_staged(A, prox, y, stages, x0=y, ensemble=bad)
+    with pytest.raises(TypeError, match="needs a network prior"):
+        solve_staged(A, L2(), y, stages, x0=y, ensemble=2)
