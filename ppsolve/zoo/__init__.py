@@ -167,7 +167,7 @@ REGISTRY["natural-gray"] = {
         "sr4": {
             "operator": "x4 super-resolution: 3 x 3 Gaussian (sigma 1), every 4th pixel from 0, periodic",
             "stages": _schedule(0.3, 0.01, 6, 2e-5, 2),
-            "ensemble": [1, 1, 1, 4, 4, 4],
+            "ensemble": 2,
             "x0": "bicubic",
             "clip": [0, 1],
             "inverse": "fourier (or a LearnedInverse, Woodbury form)",
@@ -175,9 +175,9 @@ REGISTRY["natural-gray"] = {
                          "schedules; best (0.3, 0.01, 6, 2e-5, 2): 23.79 dB against 23.14 for aligned bicubic, "
                          "ensemble 1; every start from 0.3 to 0.5 within 0.005 dB). The first stages ask for "
                          "sigma above the training range (0.15): the network extrapolates there, and measured "
-                         "best. Ensemble 4 as for the first natural-gray (+0.12 dB there), then 4 in the last "
-                         "three stages only: 23.808 against 23.816 dB with 4 in all six, 34 % less time (1 in the "
-                         "first two: 23.811 at 77 %; in the first four: 23.804 at 51 %)",
+                         "best. Ensemble 4 as for the first natural-gray (+0.12 dB there), then 2 in every stage "
+                         "(python benchmarks/speed_levers.py): 23.808 against 23.816 dB with 4, half the time; 4 "
+                         "in the last three stages only scored the same 23.808 at 30 evaluations against 24",
             "command": "python benchmarks/sr_bsd68.py --tune",
         },
     },
