@@ -28,7 +28,7 @@ from .inverses.base import Inverse
 from .operators.base import LinearOperator
 from .patches import Patchwise
 from .prox.basic import Proximal
-from .staged import parse_stages, solve_staged, stage_ensembles
+from .staged import parse_stages, solve_staged
 from .threads import limit
 
 __all__ = ["X0_CHOICES", "restore", "starting_point"]
@@ -167,7 +167,6 @@ def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int 
         ensemble = settings.get("ensemble")
         if isinstance(ensemble, list) and stages is not settings.get("stages"):
             ensemble = max(ensemble)  # a task's per-stage list fits its own stages; others get its largest
-    stage_ensembles(ensemble, len(parse_stages(stages)))  # a bad value fails here, before any work
     tiles = entry.get("patch") if isinstance(prior, str) else None
     if tiles is not None:
         big = A.in_shape[-2] * A.in_shape[-1] > tiles["size"] ** 2
