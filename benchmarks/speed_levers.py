@@ -12,7 +12,10 @@ once, outside):
 * ``channels-last``: the default now (oneDNN's NHWC convolutions);
 * ``inference_mode``: ``restore`` inside ``torch.inference_mode()`` instead of ``no_grad`` alone;
 * ``float32``: ``y`` as float32, so ADMM's arrays and FFTs are float32 too (no float64 round trips);
-* ``ensemble E``: the self-ensemble of E flips in every stage instead of the zoo's (4 in the last stages only);
+* ``ensemble E``: the self-ensemble of E transforms in every stage instead of the zoo's per-stage sizes;
+* ``flips first``: the zoo's per-stage sizes with the transforms in the order before the quarter turns came
+  first (identity, vertical flip, horizontal flip, half turn, then the transposed four), and ``ensemble 4,
+  flips first``: the four flips in every stage, the setting of the figures before the per-stage ensemble;
 * ``stages N``: N stages instead of the zoo's, the same first and last noise levels and beta rule;
 * ``torch.compile``: the network compiled by inductor, the noise level passed as a tensor (a float would be
   specialised on and recompiled at every stage); its one-time cost reported apart;
@@ -47,10 +50,16 @@ from ppsolve.data import list_images  # noqa: E402
 from ppsolve.experiments.natural import central_crops, measure, score, sr_operator  # noqa: E402
 from ppsolve.nn.onnx import OnnxNetwork  # noqa: E402
 from ppsolve.operators import Convolution  # noqa: E402
+from ppsolve.prox.denoiser import ENSEMBLE_TRANSFORMS  # noqa: E402
 from ppsolve.staged import sigma_schedule, stage_ensembles  # noqa: E402
 
 LEVERS = ("channels-first", "channels-last", "inference_mode", "float32", "ensemble 4", "ensemble 2", "ensemble 1",
-          "stages 6", "stages 4", "torch.compile", "onnxruntime", "bfloat16")
+          "flips first", "ensemble 4, flips first", "stages 6", "stages 4", "torch.compile", "onnxruntime", "bfloat16")
+
+#: the self-ensemble's order before the quarter turns came first: the four flips, then the transposed four
+FLIPS_FIRST = tuple(next(t for t in ENSEMBLE_TRANSFORMS if t[0] == name) for name in (
+    "identity", "vertical flip", "horizontal flip", "half turn", "transpose", "quarter turn", "three-quarter turn",
+    "anti-transpose"))
 
 
 class CompiledNetwork:
@@ -106,6 +115,8 @@ def main(argv=None) -> int:
         extra = {}
         if lever == "channels-first":
             prox.model.to(memory_format=torch.contiguous_format)
+        if lever.endswith("flips first"):
+            prox.ensemble_transforms = FLIPS_FIRST
         if lever == "bfloat16":
             t32, ref = evaluation_seconds(prox.model, False)
             t16, out = evaluation_seconds(prox.model, True)
@@ -128,11 +139,10 @@ def main(argv=None) -> int:
             stages = settings["stages"]
             ensemble = settings.get("ensemble", 1)
             if lever.startswith("ensemble"):
-                ensemble = int(lever.split()[1])
+                ensemble = int(lever.split()[1].rstrip(","))
             if lever.startswith("stages"):
-                stages = fewer_stages(stages, int(lever.split()[1]))
-                ensemble = max(ensemble) if isinstance(ensemble, list) else ensemble
-            per_stage = stage_ensembles(ensemble, len(stages))
+                stages = fewer_stages(stages, int(lever.split()[1]))  # the zoo's rule by noise level fits them
+            per_stage = stage_ensembles(ensemble, stages)
             scores, seconds = [], []
             for i in range(len(x)):
                 yi = y[i].astype(np.float32) if lever == "float32" else y[i]

@@ -218,8 +218,11 @@ def test_zoo_mnist_dae():
     assert out.dtype == np.float64 and np.linalg.norm(out - x) < 0.5 * np.linalg.norm(v - x)
 
 
-def test_self_ensemble_averages_the_flipped_and_transposed_model():
-    class Conv(torch.nn.Module):  # not flip-symmetric
+def test_self_ensemble_averages_the_turned_then_mirrored_model():
+    """ensemble=k averages T^{-1} model(T v) over the first k of: identity, the three clockwise quarter turns,
+    the vertical and horizontal flips, the transpose and the anti-transpose; the same for a non-square image
+    (turned, it is W x H), so that tiles of any shape take the same transforms."""
+    class Conv(torch.nn.Module):  # no symmetry at all
         def __init__(self):
             super().__init__()
             self.conv = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False).double()
@@ -227,19 +230,32 @@ def test_self_ensemble_averages_the_flipped_and_transposed_model():
         def forward(self, v):
             return self.conv(v.reshape(-1, 1, *v.shape[-2:])).reshape(v.shape)
 
+    def turn(a, k):  # k clockwise quarter turns, by index arithmetic: out[i, j] = a[n - 1 - j, i]
+        for _ in range(k % 4):
+            a = a.transpose(-1, -2).flip(-1)
+        return a
+
     torch.manual_seed(0)
     model = Conv()
     v = torch.rand(2, 6, 6, dtype=torch.float64)
-    t = v.transpose(-1, -2)
+    v[..., 0, 1] = 5.0  # a quarter turn of v differs from every flip of it
     with torch.no_grad():
-        flips = [lambda a: a, lambda a: a.flip(-2), lambda a: a.flip(-1), lambda a: a.flip(-2, -1)]
-        manual = [f(model(f(v))) for f in flips] + [f(model(f(t))).transpose(-1, -2) for f in flips]
+        turns = [turn(model(turn(v, k)), -k) for k in range(4)]
+        mirrors = [model(v.flip(-2)).flip(-2), model(v.flip(-1)).flip(-1),
+                   model(v.transpose(-1, -2)).transpose(-1, -2),
+                   model(v.flip(-2, -1).transpose(-1, -2)).transpose(-1, -2).flip(-2, -1)]
+    manual = turns + mirrors
+    assert not torch.allclose(manual[1], model(v.flip(-2)).flip(-2))  # the second is the turn, not a flip
     for count in (1, 2, 4, 8):
         out = DenoiserProx(model, ensemble=count)(v, 0.0)
         assert torch.allclose(out, sum(manual[:count]) / count, atol=1e-12)
-    w = torch.rand(5, 7, dtype=torch.float64)  # a non-square image uses at most the four flips
+    w = torch.rand(5, 7, dtype=torch.float64)  # non-square: a turn gives a 7 x 5 image, turned back
     with torch.no_grad():
-        four = sum(f(model(f(w))) for f in flips) / 4
-    assert torch.allclose(DenoiserProx(model, ensemble=8)(w, 0.0), four, atol=1e-12)
+        both = [turn(model(turn(w, 1)), -1), model(w.transpose(-1, -2)).transpose(-1, -2)]
+    assert torch.allclose(DenoiserProx(model, ensemble=2)(w, 0.0), (model(w) + both[0]) / 2, atol=1e-12)
+    assert DenoiserProx(model, ensemble=8)(w, 0.0).shape == w.shape
+    assert torch.allclose(DenoiserProx(model, ensemble=8)(w, 0.0) * 8 - DenoiserProx(model, ensemble=4)(w, 0.0) * 4
+                          - model(w.flip(-2)).flip(-2) - model(w.flip(-1)).flip(-1) - both[1],
+                          model(w.flip(-2, -1).transpose(-1, -2)).transpose(-1, -2).flip(-2, -1), atol=1e-12)
     with pytest.raises(ValueError, match="ensemble must be"):
         DenoiserProx(model, ensemble=3)
