@@ -1,6 +1,7 @@
 """Helpers shared by the natural-image benchmarks: learned inverses per beta, their accuracy, PNG grids."""
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ import numpy as np
 
 from ppsolve.inverses.fourier import FourierInverse
 from ppsolve.inverses.learned import LearnedInverse
+from ppsolve.staged import stage_ensembles
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -96,6 +98,17 @@ def tune_schedules(y, A, x, prox, candidates, x0: str) -> list[dict]:
     return sorted(rows, key=lambda r: -r["psnr"])
 
 
+def ensemble_argument(text: str):
+    """``--ensemble``: one self-ensemble size (1, 2, 4 or 8) or one per stage, comma-separated ("1,1,2,4")."""
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 1, 2, 4 or 8, or one per stage like 1,1,2,4; got {text!r}") from None
+    if any(size not in (1, 2, 4, 8) for size in sizes):
+        raise argparse.ArgumentTypeError(f"expected sizes of 1, 2, 4 or 8, got {text!r}")
+    return sizes[0] if len(sizes) == 1 else sizes
+
+
 def natural_prior(name_or_path, task: str, backend: str = "torch", weights=None):
     """(prox, stages or None, self-ensemble or None): a zoo prior with its ``task`` settings (stages and the
     self-ensemble, one size or one per stage, for ``restore(ensemble=)``), or a checkpoint (noise-conditional
@@ -124,17 +137,17 @@ def prior_variants(args, task: str, prox) -> dict:
 
 def prior_and_stages(args, task: str, y, A, x, candidates, x0: str, tune_json: Path):
     """The BSD68 benchmarks' common start: the prior of ``args.prior`` with its ``task`` stages and
-    self-ensemble (``--ensemble`` and ``--stages`` override the zoo's; a per-stage ensemble with other stages
-    becomes its largest value). With ``--tune FIRST`` it scores ``candidates[FIRST:]`` (``tune_schedules``, at
+    self-ensemble (``--ensemble`` and ``--stages`` override the zoo's; the zoo's rule by noise level fits any
+    stages). With ``--tune FIRST`` it scores ``candidates[FIRST:]`` (``tune_schedules``, at
     the ensemble's largest value), writes them to ``tune_json`` and returns None; else ``(prox, stages,
     ensemble)``."""
     prox, stages, ensemble = natural_prior(args.prior, task, args.backends[0], args.weights)
     if args.ensemble:
         ensemble = args.ensemble
-    if isinstance(ensemble, list) and (args.stages or args.tune is not None):
-        ensemble = max(ensemble)
+    if isinstance(ensemble, list) and args.stages:
+        raise SystemExit("--ensemble: a list of one size per stage needs the zoo's stages; with --stages give one size")
     if args.tune is not None:
-        prox.ensemble = ensemble or 1
+        prox.ensemble = max(stage_ensembles(ensemble, stages)) if ensemble and stages else (ensemble or 1)
         rows = tune_schedules(y, A, x, prox, candidates[args.tune:], x0=x0)
         tune_json.write_text(json.dumps(rows, indent=1))
         print("best:", rows[0])

@@ -55,6 +55,7 @@ from _common import (
     DATA,
     LearnedInverses,
     against_bm3d,
+    ensemble_argument,
     fourier_inverse,
     prior_and_stages,
     prior_rows,
@@ -115,8 +116,8 @@ def main(argv=None):
     p.add_argument("--bm3d", action="store_true", help="BM3D-PnP too (about 45 CPU-s per image)")
     p.add_argument("--backends", nargs="+", choices=("torch", "onnxruntime"), default=["torch"],
                    help="how the prior's network runs; each further backend is another row (prior_<inverse>_<backend>)")
-    p.add_argument("--ensemble", type=int, choices=(1, 2, 4, 8), default=None,
-                   help="self-ensemble of the prior (DenoiserProx ensemble; default: the zoo's, else 1)")
+    p.add_argument("--ensemble", type=ensemble_argument, default=None, metavar="E[,E...]",
+                   help="self-ensemble of the prior, one size or one per stage (default: the zoo's, else 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=ROOT / "results" / "deblur_bsd68")
     p.add_argument("--threads", type=int, default=1)

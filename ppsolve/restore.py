@@ -77,7 +77,7 @@ def _counting(bar, callback):
 
 def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int | None = None,
             beta: float | None = None, x0=None, stages=None, clip=None, patch: bool | None = None,
-            task: str | None = None, threads=None, device=None, progress: bool = False, ensemble: int | None = None,
+            task: str | None = None, threads=None, device=None, progress: bool = False, ensemble=None,
             backend: str = "torch", **admm_options) -> ADMMResult:
     """Restore ``x`` from ``y = A x + noise`` by (staged) ADMM with a prior; returns the ``ADMMResult``.
 
@@ -110,12 +110,13 @@ def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int 
     threads : threads for the run (``ppsolve.threads``; default ``PPSOLVE_THREADS``, else 1).
     device : where a zoo prior's network runs (e.g. ``"cuda"``; default the CPU); arrays stay where they are.
     progress : show a progress bar over the iterations of all stages.
-    ensemble : the self-ensemble of a network prior (1, 2, 4 or 8 flips / transposes averaged per evaluation;
-        ``DenoiserProx.ensemble``), for every stage or a list of one per stage (``staged.stage_ensembles``);
-        default the zoo's (a task's per-stage list with its own stages; with ``stages=`` given, its largest
-        value), else the prior's own. The cost is proportional to it: on BSD68 test001-004,
-        ``natural-gray`` deblurs at 28.83 / 28.81 / 28.78 dB with 4 / 2 / 1 (``benchmarks/speed_levers.py``),
-        28.83 with 1 in the first four of its eight stages and 4 in the last four (37 % less time).
+    ensemble : the self-ensemble of a network prior (1, 2, 4 or 8 quarter turns / mirror images averaged per
+        evaluation; ``DenoiserProx.ensemble``): one size for every stage, a list of one per stage, or a rule by
+        the stage's noise level (``staged.stage_ensembles``); default the zoo's (``natural-gray``: a rule, 1
+        transform at the high noise levels of the first stages, 2 in the middle, 4 at the end, so it fits the
+        photo path's stages too), else the prior's own. The cost is proportional to it: on BSD68 test001-004
+        ``natural-gray`` deblurs at 28.834 / 28.833 dB with 4 everywhere / the zoo's rule (19 evaluations
+        instead of 32; ``benchmarks/speed_levers.py``, ``docs/speed.md``).
     backend : how a zoo prior's network is evaluated: "torch" (default) or "onnxruntime" (the same map run by ONNX
         Runtime on the CPU, 1.26-1.36x faster here; ``pip install 'ppsolve[onnx]'``).
     **admm_options : ``lam`` (default the zoo's; ignored by priors that ignore ``tau``) and ``ADMM.solve``'s
@@ -164,9 +165,7 @@ def restore(y, A: LinearOperator, prior="mnist-dae", inverse="auto", iters: int 
     if ensemble is not None and not hasattr(prox, "ensemble"):
         raise TypeError(f"restore: ensemble= needs a network prior (a DenoiserProx), got {type(prox).__name__}")
     if ensemble is None:
-        ensemble = settings.get("ensemble")
-        if isinstance(ensemble, list) and stages is not settings.get("stages"):
-            ensemble = max(ensemble)  # a task's per-stage list fits its own stages; others get its largest
+        ensemble = settings.get("ensemble")  # one size, or a rule by noise level that fits any stages
     tiles = entry.get("patch") if isinstance(prior, str) else None
     if tiles is not None:
         big = A.in_shape[-2] * A.in_shape[-1] > tiles["size"] ** 2

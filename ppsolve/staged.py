@@ -24,7 +24,7 @@ from .admm import ADMM, ADMMResult, History
 from .inverses.base import Inverse
 from .operators.base import LinearOperator
 
-__all__ = ["parse_stages", "sigma_schedule", "solve_staged", "stage_ensembles"]
+__all__ = ["by_sigma", "parse_stages", "sigma_schedule", "solve_staged", "stage_ensembles"]
 
 
 def parse_stages(stages) -> list[tuple[float, int, float | None]]:
@@ -84,24 +84,48 @@ def _inverse_for(inverse, A: LinearOperator, beta: float):
     return inverse
 
 
-def stage_ensembles(ensemble, count: int) -> list[int | None]:
-    """One self-ensemble size per stage: ``None`` (each stage keeps the prior's own), one of 1, 2, 4, 8 for
-    every stage, or a sequence of ``count`` of them; ``ValueError`` naming what came otherwise."""
+def stage_ensembles(ensemble, stages) -> list[int | None]:
+    """One self-ensemble size per stage of ``stages`` (``parse_stages``' input): ``None`` (each stage keeps the
+    prior's own), one of 1, 2, 4, 8 for every stage, a sequence of one per stage, or a rule by noise level
+    ``{"by_sigma": [[sigma_1, size_1], ..., [0, size_k]]}`` (``sigma_1 > ... > 0``): a stage at noise level
+    ``sigma`` takes the size of the first pair with ``sigma_i <= sigma``, so the rule fits any stages (the
+    averaging pays where the noise level is low; ``docs/speed.md``). ``ValueError`` naming what came otherwise."""
+    parsed = parse_stages(stages)
+    count = len(parsed)
     if ensemble is None:
         return [None] * count
-    if isinstance(ensemble, (int, np.integer)) and not isinstance(ensemble, bool):
+    if isinstance(ensemble, dict):
+        values = [by_sigma(ensemble, sigma, i) for i, (_, _, sigma) in enumerate(parsed)]
+    elif isinstance(ensemble, (int, np.integer)) and not isinstance(ensemble, bool):
         values = [int(ensemble)] * count
     elif isinstance(ensemble, (list, tuple)):
         if len(ensemble) != count:
             raise ValueError(f"ensemble: expected one size per stage ({count}), got {len(ensemble)}: {list(ensemble)}")
         values = list(ensemble)
     else:
-        raise TypeError(f"ensemble: expected 1, 2, 4, 8 or a list of them per stage, got {ensemble!r}")
+        raise TypeError(f"ensemble: expected 1, 2, 4, 8, a list of them per stage or {{'by_sigma': ...}}, "
+                        f"got {ensemble!r}")
     for i, e in enumerate(values):
         if isinstance(e, bool) or e not in (1, 2, 4, 8):
             where = "ensemble" if isinstance(ensemble, (int, np.integer)) else f"ensemble[{i}]"
             raise ValueError(f"{where} must be 1, 2, 4 or 8, got {e!r}")
     return [int(e) for e in values]
+
+
+def by_sigma(rule: dict, sigma, stage: int = 0) -> int:
+    """The self-ensemble size that ``rule`` (``{"by_sigma": [[sigma_1, size_1], ..., [0, size_k]]}``, see
+    ``stage_ensembles``) gives a stage at noise level ``sigma``."""
+    pairs = rule.get("by_sigma") if set(rule) == {"by_sigma"} else None
+    try:
+        pairs = [(float(s), e) for s, e in pairs]
+    except (TypeError, ValueError):
+        raise ValueError(f"ensemble: expected {{'by_sigma': [[sigma, size], ..., [0, size]]}}, got {rule!r}") from None
+    levels = [s for s, _ in pairs]
+    if not pairs or levels != sorted(levels, reverse=True) or len(set(levels)) != len(levels) or levels[-1] != 0:
+        raise ValueError(f"ensemble: by_sigma needs noise levels falling strictly to 0, got {levels}")
+    if sigma is None:
+        raise ValueError(f"ensemble: a rule by noise level needs stages with a sigma; stage {stage} has none")
+    return next(e for s, e in pairs if s <= sigma)
 
 
 def solve_staged(A: LinearOperator, prox, y, stages, inverse="auto", x0=None, lam: float = 0.0,
@@ -111,14 +135,14 @@ def solve_staged(A: LinearOperator, prox, y, stages, inverse="auto", x0=None, la
     records of all stages in order (``time`` and ``wall`` restart at each stage) and ``iterations`` their
     total. ``inverse``: a name, an ``Inverse`` (one beta only) or a callable ``(A, beta) -> Inverse``, called
     once per stage. ``dual``: "reset" (``u_0 = 0`` at every stage) or "keep" (the previous stage's ``u``; see the
-    module docstring). ``ensemble``: the network prior's self-ensemble per stage (``stage_ensembles``; e.g. 1
-    in the early, high-noise stages and 4 in the last ones), set as ``prox.ensemble`` before each stage and put
+    module docstring). ``ensemble``: the network prior's self-ensemble per stage (``stage_ensembles``: one size,
+    one per stage, or a rule by noise level; e.g. 1 in the early, high-noise stages and 4 in the last ones), set as ``prox.ensemble`` before each stage and put
     back afterwards; None keeps the prior's. ``solve_options`` go to ``ADMM.solve`` (``tol``, ``callback``,
     ``x_true``); a callback that stops a stage stops the whole run."""
     if dual not in ("reset", "keep"):
         raise ValueError(f"solve_staged: dual must be 'reset' or 'keep', got {dual!r}")
     parsed = parse_stages(stages)
-    ensembles = stage_ensembles(ensemble, len(parsed))
+    ensembles = stage_ensembles(ensemble, parsed)
     if ensemble is not None and not hasattr(prox, "ensemble"):
         raise TypeError(f"solve_staged: ensemble= needs a network prior (a DenoiserProx), got {type(prox).__name__}")
     own = getattr(prox, "ensemble", None)

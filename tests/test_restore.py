@@ -9,6 +9,7 @@ from ppsolve import restore, zoo
 from ppsolve.nn.dncnn import SigmaDnCNN
 from ppsolve.operators import Convolution, gaussian_kernel, motion_kernel, strided_convolution
 from ppsolve.prox import L2, DenoiserProx, as_prox
+from ppsolve.staged import stage_ensembles
 
 
 def test_restore_with_a_proximal_starting_points_and_clip(blur):
@@ -97,9 +98,10 @@ def test_ensemble_overrides_the_zoo_setting_and_needs_a_network(blur):
         restore(y, A, prior=SoftThreshold(), stages=[(0.05, 1)], ensemble=2)
 
 
-def test_a_tasks_per_stage_ensemble_fits_its_own_stages(blur, monkeypatch):
-    """The zoo's per-stage self-ensemble goes with the task's own stages; with other stages, its largest size;
-    an explicit ensemble= (one size or one per stage) wins."""
+def test_the_zoos_ensemble_rule_goes_with_any_stages(blur, monkeypatch):
+    """The zoo's self-ensemble is a rule by noise level: it reaches solve_staged as it is, with the task's own
+    stages or others (the photo path's), where it gives one size per stage by their sigmas; an explicit
+    ensemble= (one size or one per stage) wins."""
     import sys
 
     restore_module = sys.modules["ppsolve.restore"]  # the package's name ``restore`` is the function
@@ -109,10 +111,12 @@ def test_a_tasks_per_stage_ensemble_fits_its_own_stages(blur, monkeypatch):
     monkeypatch.setattr(restore_module, "solve_staged",
                         lambda *a, ensemble=None, **k: seen.append(ensemble) or real(*a, ensemble=ensemble, **k))
     own = zoo.info("natural-gray")["tasks"]["deblur"]["ensemble"]
-    assert isinstance(own, list) and len(set(own)) > 1
+    assert set(own) == {"by_sigma"}
+    other = [(0.05, 1, 0.2), (0.1, 1, 0.01)]
     restore(y, A, prior="natural-gray", task="deblur")
-    restore(y, A, prior="natural-gray", task="deblur", stages=[(0.05, 1, 0.05), (0.1, 1, 0.03)])
-    restore(y, A, prior="natural-gray", stages=[(0.05, 1, 0.05), (0.1, 1, 0.03)], ensemble=[2, 1])
-    assert seen == [own, max(own), [2, 1]]
+    restore(y, A, prior="natural-gray", task="deblur", stages=other)
+    restore(y, A, prior="natural-gray", stages=other, ensemble=[2, 1])
+    assert seen == [own, own, [2, 1]]
+    assert stage_ensembles(own, other) == [1, 4]
     with pytest.raises(ValueError, match="one size per stage"):
         restore(y, A, prior="natural-gray", stages=[(0.05, 1, 0.05)], ensemble=[2, 1])

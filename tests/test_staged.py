@@ -131,12 +131,32 @@ def test_ensemble_per_stage_is_set_before_each_stage_and_put_back(blur):
     prox.seen.clear()
     solve_staged(A, prox, y, stages, x0=y, ensemble=8)
     assert prox.seen == [8] * 5 and prox.ensemble == 1
-    assert stage_ensembles(None, 2) == [None, None] and stage_ensembles(np.int64(2), 2) == [2, 2]
+    two = [(0.1, 1), (0.2, 1)]
+    assert stage_ensembles(None, two) == [None, None] and stage_ensembles(np.int64(2), two) == [2, 2]
     for bad, error, match in (([1, 4], ValueError, r"one size per stage \(3\), got 2"),
                               ([1, 3, 4], ValueError, r"ensemble\[1\] must be 1, 2, 4 or 8, got 3"),
                               (5, ValueError, "ensemble must be 1, 2, 4 or 8, got 5"),
-                              (True, TypeError, "expected 1, 2, 4, 8 or a list"), ("4", TypeError, "expected")):
+                              (True, TypeError, "expected 1, 2, 4, 8, a list"), ("4", TypeError, "expected"),
+                              ({"by_sigma": [[0.03, 1], [0.0, 3]]}, ValueError, r"ensemble\[2\] must be 1, 2, 4 or 8"),
+                              ({"by_sigma": [[0.01, 1], [0.03, 2], [0, 4]]}, ValueError, "falling strictly to 0"),
+                              ({"by_sigma": [[0.03, 1]]}, ValueError, "falling strictly to 0"),
+                              ({"sigma": [[0, 1]]}, ValueError, r"expected \{'by_sigma'")):
         with pytest.raises(error, match=match):
             solve_staged(A, prox, y, stages, x0=y, ensemble=bad)
     with pytest.raises(TypeError, match="needs a network prior"):
         solve_staged(A, L2(), y, stages, x0=y, ensemble=2)
+
+
+def test_ensemble_rule_by_noise_level_fits_any_stages(blur):
+    """{"by_sigma": [[s_1, e_1], ..., [0, e_k]]}: each stage takes the size of the first s_i <= its sigma, so one
+    rule serves schedules of any length; stages without a sigma cannot use it."""
+    A, x, y = blur
+    rule = {"by_sigma": [[0.1, 1], [0.03, 2], [0, 4]]}
+    assert stage_ensembles(rule, sigma_schedule(0.3, 0.01, 8, 1e-4)) == [1, 1, 1, 2, 2, 4, 4, 4]
+    assert stage_ensembles(rule, sigma_schedule(0.05, 0.001, 3, 1e-4)) == [2, 4, 4]
+    assert stage_ensembles(rule, [(1.0, 1, 0.1), (1.0, 1, 0.03), (1.0, 1, 0.0)]) == [1, 2, 4]  # boundaries: >=
+    prox = _Recording()
+    solve_staged(A, prox, y, [(0.1, 2, 0.2), (0.2, 1, 0.05), (0.4, 1, 0.01)], x0=y, ensemble=rule)
+    assert prox.seen == [1, 1, 2, 4] and prox.ensemble == 1
+    with pytest.raises(ValueError, match="stage 1 has none"):
+        stage_ensembles(rule, [(0.1, 1, 0.2), (0.2, 1)])

@@ -27,8 +27,8 @@ both; nothing else changes. An entry holds:
     they were chosen (on training data only) and the command that measured them.
 ``tasks``
     for a prior validated on several problems, their settings by name (``restore(..., task=...)``); ``admm``
-    is the default one. A task's ``ensemble`` is the self-ensemble, one size or one per stage
-    (``restore(ensemble=)``). ``prox_options``: keywords for the proximal operator (e.g. ``clip``); ``patch``: tile
+    is the default one. A task's ``ensemble`` is the self-ensemble, one size or a rule by the stage's noise
+    level that fits any stages (``restore(ensemble=)``, ``ppsolve.staged.stage_ensembles``). ``prox_options``: keywords for the proximal operator (e.g. ``clip``); ``patch``: tile
     settings for images larger than ``size`` (``ppsolve.patches.Patchwise``).
 ``operator``, ``tau``, ``data``, ``training_command``, ``figures``
     what the model is meant for and how it was made and scored (see the entries).
@@ -148,7 +148,7 @@ REGISTRY["natural-gray"] = {
         "deblur": {
             "operator": "motion blur: motion_kernel(9, 30, 9) = kernels/motion9_30deg.txt, periodic",
             "stages": _schedule(0.3, 0.01, 8, 5e-5, 1),
-            "ensemble": [1, 1, 1, 1, 4, 4, 4, 4],
+            "ensemble": {"by_sigma": [[0.1, 1], [0.03, 2], [0, 4]]},
             "x0": "y",
             "clip": [0, 1],
             "inverse": "fourier (or one LearnedInverse, direct form, trained at the first stage's beta with "
@@ -159,15 +159,17 @@ REGISTRY["natural-gray"] = {
                          "schedules, ensemble 1; best (0.3, 0.01, 8, 5e-5, 1): 28.78 dB, tied with a start at 0.4 "
                          "(+0.001 dB) and kept as the one nearer the training range (sigma up to 0.15: the first "
                          "stages extrapolate); TV-ADMM 27.48 dB there), then the self-ensemble 4 (8 would pass the "
-                         "10 CPU-second budget), then 4 in the last four stages only: 28.827 against 28.832 dB "
-                         "with 4 in all eight, 37 % less time (1 in the first six: 28.813; 2 then 4: 28.830 at "
-                         "74 %)",
+                         "10 CPU-second budget), then per stage by noise level (ppsolve.staged.stage_ensembles) with "
+                         "the quarter turns first (DenoiserProx.ensemble_transforms): 1 transform at sigma >= 0.1, "
+                         "2 down to 0.03, 4 below, 19 evaluations: 28.833 dB against 28.832 with 4 flips in every "
+                         "stage (32 evaluations) and 28.827 with 4 flips in the last four stages (20); 4 turns in "
+                         "the last four stages 28.831",
             "command": "python benchmarks/deblur_bsd68.py --tune",
         },
         "sr4": {
             "operator": "x4 super-resolution: 3 x 3 Gaussian (sigma 1), every 4th pixel from 0, periodic",
             "stages": _schedule(0.3, 0.01, 6, 2e-5, 2),
-            "ensemble": 2,
+            "ensemble": {"by_sigma": [[0.1, 1], [0.015, 2], [0, 4]]},
             "x0": "bicubic",
             "clip": [0, 1],
             "inverse": "fourier (or a LearnedInverse, Woodbury form)",
@@ -175,9 +177,11 @@ REGISTRY["natural-gray"] = {
                          "schedules; best (0.3, 0.01, 6, 2e-5, 2): 23.79 dB against 23.14 for aligned bicubic, "
                          "ensemble 1; every start from 0.3 to 0.5 within 0.005 dB). The first stages ask for "
                          "sigma above the training range (0.15): the network extrapolates there, and measured "
-                         "best. Ensemble 4 as for the first natural-gray (+0.12 dB there), then 2 in every stage "
-                         "(python benchmarks/speed_levers.py): 23.808 against 23.816 dB with 4, half the time; 4 "
-                         "in the last three stages only scored the same 23.808 at 30 evaluations against 24",
+                         "best. Ensemble 4 as for the first natural-gray (+0.12 dB there), then per stage by noise "
+                         "level with the quarter turns first: 1 transform at sigma >= 0.1, 2 down to 0.015, 4 below, "
+                         "24 evaluations: 23.814 dB against 23.816 with 4 flips in every stage (48) and 23.808 with "
+                         "2 flips in every stage (24, the setting before); 4 below 0.03 scored 23.815 at 28 "
+                         "evaluations, over the time budget",
             "command": "python benchmarks/sr_bsd68.py --tune",
         },
     },
