@@ -110,20 +110,20 @@ def learned_pcg(learned: LearnedInverses, tol: float):
     return inverse
 
 
-def run(method, y, x, kernel, stages, tol, learned=None):
+def run(method, y, x, kernel, stages, tol, learned=None, ensemble=None):
     if method in ("periodic problem", "periodic"):
         A = Convolution(kernel, y.shape)
-        result = restore(y, A, prior="natural-gray", stages=stages, x0="y", clip=(0, 1))
+        result = restore(y, A, prior="natural-gray", stages=stages, x0="y", clip=(0, 1), ensemble=ensemble)
         return result.x, result
     if method == "reflect":
         A = Convolution(kernel, y.shape, boundary="reflect")
-        result = restore(y, A, prior="natural-gray", stages=stages, x0="y", clip=(0, 1),
+        result = restore(y, A, prior="natural-gray", stages=stages, x0="y", clip=(0, 1), ensemble=ensemble,
                          inverse=lambda A, beta: ConjugateGradient(A, beta, tol=tol))
         return result.x, result
     if method == "liu-jia":
         padded, p = liu_jia_pad(y, kernel)
         A = Convolution(kernel, padded.shape)
-        result = restore(padded, A, prior="natural-gray", stages=stages, x0="y", clip=(0, 1))
+        result = restore(padded, A, prior="natural-gray", stages=stages, x0="y", clip=(0, 1), ensemble=ensemble)
         return result.x[p:p + y.shape[0], p:p + y.shape[1]], result
     A = valid_convolution(kernel, y.shape)
     pad = [(A.frame.start[0], A.in_shape[0] - y.shape[0] - A.frame.start[0]),
@@ -135,7 +135,7 @@ def run(method, y, x, kernel, stages, tol, learned=None):
         inverse = learned_pcg(learned, tol)
     else:
         inverse = lambda A, beta: make_inverse(A, beta, "auto", tol=tol)  # noqa: E731
-    result = restore(y, A, prior="natural-gray", stages=stages, x0=x0, clip=(0, 1), inverse=inverse)
+    result = restore(y, A, prior="natural-gray", stages=stages, x0=x0, clip=(0, 1), inverse=inverse, ensemble=ensemble)
     return A.frame.apply(result.x), result
 
 
@@ -148,6 +148,8 @@ def main(argv=None):
     p.add_argument("--learned", type=Path, default=ROOT / "results" / "deblur_bsd68",
                    help="valid-learned-pcg: the folder of deblur_bsd68.py's learned inverses")
     p.add_argument("--tol", type=float, default=1e-4, help="CG tolerance (chosen on test001-004)")
+    p.add_argument("--ensemble", type=int, choices=(1, 2, 4, 8), default=None,
+                   help="the prior's self-ensemble in every stage (default: the zoo's rule by noise level)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=ROOT / "results" / "deblur_photo")
     args = p.parse_args(argv)
@@ -164,7 +166,7 @@ def main(argv=None):
         for method in args.methods:
             t = time.process_time()
             est, result = run(method, yp[i] if method == "periodic problem" else y[i], x[i], kernel, stages, args.tol,
-                              learned)
+                              learned, args.ensemble)
             row[method] = {"psnr": score(est, x[i]), "cpu_seconds": time.process_time() - t,
                            "inner_iterations": int(sum(result.history.inverse_iterations))}
         per[path.name] = row
@@ -172,7 +174,7 @@ def main(argv=None):
                           for m, v in row.items()}, flush=True)
     tune = max(0, TUNE - args.first)
     report = {"problem": "BSD68 whole images correlated with motion9_30deg (reflect), central 256x256, noise 0.01",
-              "stages": stages, "tol": args.tol, "images": list(per), "per_image": per,
+              "stages": stages, "ensemble": args.ensemble, "tol": args.tol, "images": list(per), "per_image": per,
               "psnr": {m: split_summary([per[n][m]["psnr"] for n in per], tune) for m in args.methods},
               "cpu_seconds_per_image": {m: float(np.mean([per[n][m]["cpu_seconds"] for n in per])) for m in args.methods},
               "inner_iterations_per_image": {m: float(np.mean([per[n][m]["inner_iterations"] for n in per]))

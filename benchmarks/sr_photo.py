@@ -89,6 +89,8 @@ def main(argv=None):
     p.add_argument("--grey-prior", action="store_true", help="colour images: the grey prior on each channel")
     p.add_argument("--images", type=int, default=68)
     p.add_argument("--noise", default=None, help="the noise level given to ours (default: quantisation; auto)")
+    p.add_argument("--ensemble", type=int, choices=(1, 2, 4, 8), default=None,
+                   help="the prior's self-ensemble in every stage (default: the prior's zoo setting)")
     p.add_argument("--tune", action="store_true", help="score the candidate stage rules on the tuning images")
     p.add_argument("--out", type=Path, default=ROOT / "results" / "sr_photo")
     args = p.parse_args(argv)
@@ -119,14 +121,15 @@ def main(argv=None):
     for i, path in enumerate(paths):
         row = {"pillow": (score(_pillow(y[i], (size, size)), x[i]), 0.0)}
         t = time.process_time()
-        result = restore_image(y[i], sr=f, noise=noise, prior="natural-gray" if args.grey_prior else None)
+        result = restore_image(y[i], sr=f, noise=noise, prior="natural-gray" if args.grey_prior else None,
+                               ensemble=args.ensemble)
         row["ours"] = (score(result.x, x[i]), time.process_time() - t)
         per[path.name] = row
         print(path.name, {k: (round(v[0], 2), round(v[1], 1)) for k, v in row.items()}, f"prior {result.prior}",
               f"noise {result.noise:.4f}", flush=True)
     report = {"problem": f"{folder} central {size}x{size}, Pillow bicubic x{f} downscaled, 8-bit",
               "stages": stages_for("sr", QUANTISATION if noise == "auto" else noise, f), "noise": str(noise),
-              "prior": result.prior, "images": list(per),
+              "prior": result.prior, "ensemble": args.ensemble, "images": list(per),
               "psnr": {m: split_summary([per[n][m][0] for n in per], TUNE) for m in ("pillow", "ours")},
               "cpu_seconds_per_image": float(np.mean([per[n]["ours"][1] for n in per]))}
     report["gain_over_pillow"] = {k: (report["psnr"]["ours"][k] - report["psnr"]["pillow"][k])

@@ -213,12 +213,13 @@ def _prior_for(colour: bool, prior: str | None) -> tuple[str, bool]:
 
 def restore_image(y, *, kernel=None, sr=None, downscaler=None, boundary: str = "unknown", noise="auto",
                   prior: str | None = None, inverse: str = "auto", device=None, progress: bool = False,
-                  threads=None, ensemble: int | None = None, backend: str = "torch") -> Restored:
+                  threads=None, ensemble=None, backend: str = "torch") -> Restored:
     """Restore a photograph ``y`` (``(H, W)`` or ``(3, H, W)`` in ``[0, 1]``; NumPy or torch) under the model the
     options describe (see the module docstring). ``noise``: the noise standard deviation on the ``[0, 1]`` scale,
     or ``"auto"`` (``ppsolve.noise.estimate_noise``). ``prior``: a zoo prior (default ``natural-gray``, or
-    ``natural-color`` for colour). ``inverse``: one of ``INVERSES``. Returns a ``Restored`` with ``x`` clipped
-    to ``[0, 1]``."""
+    ``natural-color`` for colour). ``inverse``: one of ``INVERSES``. ``ensemble``: the prior's self-ensemble
+    (``restore``'s: default the prior's zoo setting, for ``natural-gray`` a rule by each stage's noise level).
+    Returns a ``Restored`` with ``x`` clipped to ``[0, 1]``."""
     y = np.asarray(to_numpy(y), dtype=np.float64)
     model = forward_model(y.shape, kernel, sr, downscaler, boundary)
     choice(inverse, "inverse", INVERSES)

@@ -107,8 +107,9 @@ def add_restore_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object per image")
     p.add_argument("--device", default=None, help="where the prior runs: cpu (default) or cuda")
     p.add_argument("--ensemble", type=int, choices=(1, 2, 4, 8), default=None,
-                   help="flips averaged per evaluation of the prior: the time is proportional to it (default: the "
-                        "zoo's, 4 for natural-gray; 2 is about twice as fast and 0.02 dB lower)")
+                   help="quarter turns / flips averaged per evaluation of the prior, in every stage: the time is "
+                        "proportional to it (default: the prior's zoo setting, for natural-gray 1 at the first, "
+                        "high noise levels, 2 in the middle, 4 at the end)")
     p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="how the prior's network runs: torch (default) or onnxruntime (CPU, faster; pip install "
                         "'ppsolve[onnx]')")
