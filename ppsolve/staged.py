@@ -85,11 +85,13 @@ def _inverse_for(inverse, A: LinearOperator, beta: float):
 
 
 def stage_ensembles(ensemble, stages) -> list[int | None]:
-    """One self-ensemble size per stage of ``stages`` (``parse_stages``' input): ``None`` (each stage keeps the
-    prior's own), one of 1, 2, 4, 8 for every stage, a sequence of one per stage, or a rule by noise level
-    ``{"by_sigma": [[sigma_1, size_1], ..., [0, size_k]]}`` (``sigma_1 > ... > 0``): a stage at noise level
-    ``sigma`` takes the size of the first pair with ``sigma_i <= sigma``, so the rule fits any stages (the
-    averaging pays where the noise level is low; ``docs/speed.md``). ``ValueError`` naming what came otherwise."""
+    """One self-ensemble size per stage of ``stages`` (``parse_stages``' input), from ``ensemble``.
+
+    ``ensemble``: ``None`` (each stage keeps the prior's own), one of 1, 2, 4, 8 for every stage, a sequence of
+    one per stage, or a rule by noise level ``{"by_sigma": [[sigma_1, size_1], [sigma_2, size_2], [0,
+    size_3]]}`` (any number of pairs, noise levels falling to 0): a stage at noise level ``sigma`` takes the
+    size of the first pair with ``sigma_i <= sigma``, so the rule fits any stages (the averaging pays where the
+    noise level is low; ``docs/speed.md``). ``ValueError`` naming what came otherwise."""
     parsed = parse_stages(stages)
     count = len(parsed)
     if ensemble is None:
@@ -113,8 +115,10 @@ def stage_ensembles(ensemble, stages) -> list[int | None]:
 
 
 def by_sigma(rule: dict, sigma, stage: int = 0) -> int:
-    """The self-ensemble size that ``rule`` (``{"by_sigma": [[sigma_1, size_1], ..., [0, size_k]]}``, see
-    ``stage_ensembles``) gives a stage at noise level ``sigma``."""
+    """The self-ensemble size that a rule by noise level gives a stage at noise level ``sigma``.
+
+    ``rule``: ``{"by_sigma": [[sigma_1, size_1], [sigma_2, size_2], [0, size_3]]}`` with falling noise levels
+    (any number of pairs, the last at 0; see ``stage_ensembles``)."""
     pairs = rule.get("by_sigma") if set(rule) == {"by_sigma"} else None
     try:
         pairs = [(float(s), e) for s, e in pairs]
