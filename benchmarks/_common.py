@@ -103,7 +103,8 @@ def ensemble_argument(text: str):
     try:
         sizes = [int(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 1, 2, 4 or 8, or one per stage like 1,1,2,4; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected 1, 2, 4 or 8, or one per stage like 1,1,2,4; got {text!r}") \
+            from None
     if any(size not in (1, 2, 4, 8) for size in sizes):
         raise argparse.ArgumentTypeError(f"expected sizes of 1, 2, 4 or 8, got {text!r}")
     return sizes[0] if len(sizes) == 1 else sizes
@@ -111,7 +112,7 @@ def ensemble_argument(text: str):
 
 def natural_prior(name_or_path, task: str, backend: str = "torch", weights=None):
     """(prox, stages or None, self-ensemble or None): a zoo prior with its ``task`` settings (stages and the
-    self-ensemble, one size or one per stage, for ``restore(ensemble=)``), or a checkpoint (noise-conditional
+    self-ensemble, one size or a rule by noise level, for ``restore(ensemble=)``), or a checkpoint (noise-conditional
     networks get ``sigma_of_tau = sqrt``), clipped to [0, 1]; its network run by ``backend``. ``weights``: a
     retrained model file for the zoo prior (``zoo.load(weights=)``), run with the zoo's settings."""
     from ppsolve import zoo
@@ -145,7 +146,7 @@ def prior_and_stages(args, task: str, y, A, x, candidates, x0: str, tune_json: P
     if args.ensemble:
         ensemble = args.ensemble
     if isinstance(ensemble, list) and args.stages:
-        raise SystemExit("--ensemble: a list of one size per stage needs the zoo's stages; with --stages give one size")
+        raise SystemExit("--ensemble: one size per stage needs the zoo's stages; with --stages give one size")
     if args.tune is not None:
         prox.ensemble = max(stage_ensembles(ensemble, stages)) if ensemble and stages else (ensemble or 1)
         rows = tune_schedules(y, A, x, prox, candidates[args.tune:], x0=x0)

@@ -24,7 +24,7 @@ from .admm import ADMM, ADMMResult, History
 from .inverses.base import Inverse
 from .operators.base import LinearOperator
 
-__all__ = ["by_sigma", "parse_stages", "sigma_schedule", "solve_staged", "stage_ensembles"]
+__all__ = ["parse_stages", "sigma_schedule", "solve_staged", "stage_ensembles"]
 
 
 def parse_stages(stages) -> list[tuple[float, int, float | None]]:
@@ -97,7 +97,7 @@ def stage_ensembles(ensemble, stages) -> list[int | None]:
     if ensemble is None:
         return [None] * count
     if isinstance(ensemble, dict):
-        values = [by_sigma(ensemble, sigma, i) for i, (_, _, sigma) in enumerate(parsed)]
+        values = [_by_sigma(ensemble, sigma, i) for i, (_, _, sigma) in enumerate(parsed)]
     elif isinstance(ensemble, (int, np.integer)) and not isinstance(ensemble, bool):
         values = [int(ensemble)] * count
     elif isinstance(ensemble, (list, tuple)):
@@ -114,7 +114,7 @@ def stage_ensembles(ensemble, stages) -> list[int | None]:
     return [int(e) for e in values]
 
 
-def by_sigma(rule: dict, sigma, stage: int = 0) -> int:
+def _by_sigma(rule: dict, sigma, stage: int = 0) -> int:
     """The self-ensemble size that a rule by noise level gives a stage at noise level ``sigma``.
 
     ``rule``: ``{"by_sigma": [[sigma_1, size_1], [sigma_2, size_2], [0, size_3]]}`` with falling noise levels
@@ -140,9 +140,9 @@ def solve_staged(A: LinearOperator, prox, y, stages, inverse="auto", x0=None, la
     total. ``inverse``: a name, an ``Inverse`` (one beta only) or a callable ``(A, beta) -> Inverse``, called
     once per stage. ``dual``: "reset" (``u_0 = 0`` at every stage) or "keep" (the previous stage's ``u``; see the
     module docstring). ``ensemble``: the network prior's self-ensemble per stage (``stage_ensembles``: one size,
-    one per stage, or a rule by noise level; e.g. 1 in the early, high-noise stages and 4 in the last ones), set as ``prox.ensemble`` before each stage and put
-    back afterwards; None keeps the prior's. ``solve_options`` go to ``ADMM.solve`` (``tol``, ``callback``,
-    ``x_true``); a callback that stops a stage stops the whole run."""
+    one per stage, or a rule by noise level; e.g. 1 in the early, high-noise stages and 4 in the last ones), set
+    as ``prox.ensemble`` before each stage and put back afterwards; None keeps the prior's. ``solve_options`` go
+    to ``ADMM.solve`` (``tol``, ``callback``, ``x_true``); a callback that stops a stage stops the whole run."""
     if dual not in ("reset", "keep"):
         raise ValueError(f"solve_staged: dual must be 'reset' or 'keep', got {dual!r}")
     parsed = parse_stages(stages)

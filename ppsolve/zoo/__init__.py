@@ -28,8 +28,9 @@ both; nothing else changes. An entry holds:
 ``tasks``
     for a prior validated on several problems, their settings by name (``restore(..., task=...)``); ``admm``
     is the default one. A task's ``ensemble`` is the self-ensemble, one size or a rule by the stage's noise
-    level that fits any stages (``restore(ensemble=)``, ``ppsolve.staged.stage_ensembles``). ``prox_options``: keywords for the proximal operator (e.g. ``clip``); ``patch``: tile
-    settings for images larger than ``size`` (``ppsolve.patches.Patchwise``).
+    level that fits any stages (``restore(ensemble=)``, ``ppsolve.staged.stage_ensembles``).
+    ``prox_options``: keywords for the proximal operator (e.g. ``clip``); ``patch``: tile settings for images
+    larger than ``size`` (``ppsolve.patches.Patchwise``).
 ``operator``, ``tau``, ``data``, ``training_command``, ``figures``
     what the model is meant for and how it was made and scored (see the entries).
 

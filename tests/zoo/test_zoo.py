@@ -251,7 +251,8 @@ def test_load_takes_a_retrained_file_with_the_entrys_settings(tmp_path):
     path = tmp_path / "natural-gray.safetensors"
     modelfile.save(path, header, tensors)
     prox = zoo.load("natural-gray", weights=path)
-    assert prox.metadata["weights"] == str(path) and prox.metadata["tasks"]["sr4"] == zoo.info("natural-gray")["tasks"]["sr4"]
+    assert prox.metadata["weights"] == str(path)
+    assert prox.metadata["tasks"]["sr4"] == zoo.info("natural-gray")["tasks"]["sr4"]
     v = np.random.default_rng(0).random((2, 32, 32))
     np.testing.assert_allclose(prox(v, 0.01), np.clip(v, 0, 1), atol=1e-6)  # the retrained weights are used
     with pytest.raises(FileNotFoundError, match="train them with"):
