@@ -236,12 +236,15 @@ REGISTRY["natural-color"] = {
             "operator": "colour blur, any kernel: ppsolve.photo.stages_for gives the stages from the noise level; "
                         "these are its stages at 0.01 (natural-gray's deblurring stages)",
             "stages": _schedule(0.3, 0.01, 8, 5e-5, 1),
-            "ensemble": 4,
+            "ensemble": {"by_sigma": [[0.1, 1], [0.03, 2], [0, 4]]},
             "x0": "y",
             "clip": [0, 1],
             "inverse": "auto (fourier for periodic blurs, CG preconditioned by the periodic closed form for the valid "
                        "model)",
-            "chosen_on": "nothing colour-specific: natural-gray's stages (BSD68 test001-004)",
+            "chosen_on": "nothing colour-specific: natural-gray's stages and self-ensemble rule (BSD68 test001-004); "
+                         "on the colour versions of test001-004 (python benchmarks/colour_photo.py --images 4) the "
+                         "rule scored 29.929 dB deblurring and 24.502 4x SR against 29.936 and 24.506 with 4 turns "
+                         "in every stage (29.92 and 24.50 with 4 flips, the setting before), 1.35x faster",
             "command": "python benchmarks/colour_photo.py",
         },
     },
