@@ -112,9 +112,9 @@ def ensemble_argument(text: str):
 
 def natural_prior(name_or_path, task: str, backend: str = "torch", weights=None):
     """(prox, stages or None, self-ensemble or None): a zoo prior with its ``task`` settings (stages and the
-    self-ensemble, one size or a rule by noise level, for ``restore(ensemble=)``), or a checkpoint (noise-conditional
-    networks get ``sigma_of_tau = sqrt``), clipped to [0, 1]; its network run by ``backend``. ``weights``: a
-    retrained model file for the zoo prior (``zoo.load(weights=)``), run with the zoo's settings."""
+    self-ensemble, one size or a rule by noise level, for ``restore(ensemble=)``), or a checkpoint
+    (noise-conditional networks get ``sigma_of_tau = sqrt``), clipped to [0, 1]; its network run by ``backend``.
+    ``weights``: a retrained model file for the zoo prior (``zoo.load(weights=)``), run with the zoo's settings."""
     from ppsolve import zoo
     from ppsolve.prox import DenoiserProx
 

@@ -33,15 +33,12 @@ from _common import DATA  # noqa: E402
 
 from ppsolve import zoo  # noqa: E402
 from ppsolve.data import list_images, load_images  # noqa: E402
+from ppsolve.metrics import psnr  # noqa: E402
 
 #: BSD68 mean PSNR (dB) at sigma 15, 25, 50 as published (not measured here)
 PUBLISHED = {"BM3D": (31.07, 28.57, 25.62), "DnCNN-S": (31.73, 29.23, 26.23), "FFDNet": (31.63, 29.19, 26.29),
              "DRUNet": (31.91, 29.48, 26.59)}
 PUBLISHED_SIGMAS = (15, 25, 50)
-
-
-def psnr(estimate: np.ndarray, truth: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / np.mean((estimate - truth) ** 2)))
 
 
 def main(argv=None) -> int:
@@ -69,9 +66,9 @@ def main(argv=None) -> int:
             with torch.no_grad():
                 estimate = network(torch.from_numpy(y).float(), sigma / 255).double().numpy()
             seconds += time.process_time() - start
-            scores.append(psnr(estimate, x))
+            scores.append(float(psnr(estimate, x)))
             if args.bm3d:
-                bm3d_scores.append(psnr(np.asarray(bm3d(y, sigma / 255)), x))
+                bm3d_scores.append(float(psnr(np.asarray(bm3d(y, sigma / 255)), x)))
         row = {"sigma": sigma, "natural_gray": float(np.mean(scores)), "cpu_seconds_per_image": seconds / len(images)}
         if args.bm3d:
             row["bm3d"] = float(np.mean(bm3d_scores))
