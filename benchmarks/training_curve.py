@@ -8,7 +8,9 @@ or the JSON summary ``python -m ppsolve.train`` writes beside the weights. The t
 own wall-clock seconds per epoch, summed (validation included; the machine and its load are the reader's to
 note). ``--start`` adds the starting network's score as the point at time 0: the summary of a one-step run at
 a learning rate of 1e-30 from the same ``--start-from`` file, on the same validation set (see
-``docs/zoo.md``). Prints one row per epoch and writes the plot (matplotlib).
+``docs/zoo.md``). ``--chain`` plots runs that continue one another (a fine-tuning ``--start-from`` the
+first run's weights) as one history: each run's time axis starts where the one before it ended. Prints one
+row per epoch and writes the plot (matplotlib).
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="training checkpoints or JSON summaries")
     p.add_argument("--start", type=Path, default=None, help="summary whose last validation PSNR is the start (time 0)")
+    p.add_argument("--chain", action="store_true", help="each run continues the one before it (one time axis)")
     p.add_argument("--label", action="append", default=None, help="a legend label per run (default: file names)")
     p.add_argument("--out", type=Path, default=Path("results/training_curve.png"))
     args = p.parse_args(argv)
@@ -56,10 +59,14 @@ def main(argv=None) -> int:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for run, label in zip(args.runs, labels):
+    offset = 0.0
+    for i, (run, label) in enumerate(zip(args.runs, labels)):
         minutes, val = curve(figures(run))
-        if start is not None:
+        minutes = minutes + offset
+        if start is not None and (i == 0 or not args.chain):
             minutes, val = np.r_[0.0, minutes], np.r_[start, val]
+        if args.chain:
+            offset = minutes[-1]
         print(f"{label}: minutes, validation PSNR (dB)")
         for m, v in zip(minutes, val):
             print(f"  {m:7.1f}  {v:.3f}")
