@@ -165,8 +165,6 @@ class DenoiserTrainer(Trainer):
             device = param.device if param is not None else torch.device("cpu")
         self.device = torch.device(device)
         model.to(self.device)
-        if self.device.type == "cpu":  # the same map, faster (see train_denoiser's device)
-            model.to(memory_format=torch.channels_last)
         if self.disc is not None:
             self.disc.to(self.device)
         if isinstance(self.comparator, torch.nn.Module):  # fixed: never trained
@@ -468,10 +466,8 @@ def train_denoiser(model, images, **options) -> dict:
     data_description : recorded in the metadata and compared on resume (default: the array's shape and a
         hash of its content; for a sampler its ``description`` attribute, else its qualified name: give
         one that changes when the data does).
-    device : where to train (default: the model's device). On the CPU the model's weights are put in
-        channels-last order (the same map; a SigmaUNet training step ran 1.29x faster on the development CPU).
-        ``extra_metadata``: a dict merged into the metadata (e.g. the data split). ``threads``: see
-        ``ppsolve.threads`` (default ``PPSOLVE_THREADS``).
+    device : where to train (default: the model's device). ``extra_metadata``: a dict merged into the
+        metadata (e.g. the data split). ``threads``: see ``ppsolve.threads`` (default ``PPSOLVE_THREADS``).
     distributed : None (default): train as one of several processes when ``torch.distributed`` is
         initialised (see the module docstring); False: train alone even then; True: require it.
     """
