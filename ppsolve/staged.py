@@ -97,7 +97,7 @@ def stage_ensembles(ensemble, stages) -> list[int | None]:
     if ensemble is None:
         return [None] * count
     if isinstance(ensemble, dict):
-        values = [_by_sigma(ensemble, sigma, i) for i, (_, _, sigma) in enumerate(parsed)]
+        values = _by_sigma(ensemble, [sigma for _, _, sigma in parsed])
     elif isinstance(ensemble, (int, np.integer)) and not isinstance(ensemble, bool):
         values = [int(ensemble)] * count
     elif isinstance(ensemble, (list, tuple)):
@@ -114,11 +114,11 @@ def stage_ensembles(ensemble, stages) -> list[int | None]:
     return [int(e) for e in values]
 
 
-def _by_sigma(rule: dict, sigma, stage: int = 0) -> int:
-    """The self-ensemble size that a rule by noise level gives a stage at noise level ``sigma``.
+def _by_sigma(rule: dict, sigmas) -> list:
+    """The self-ensemble sizes that a rule by noise level gives stages at the noise levels ``sigmas``.
 
     ``rule``: ``{"by_sigma": [[sigma_1, size_1], [sigma_2, size_2], [0, size_3]]}`` with falling noise levels
-    (any number of pairs, the last at 0; see ``stage_ensembles``)."""
+    (any number of pairs, the last at 0; see ``stage_ensembles``), checked once for all the stages."""
     pairs = rule.get("by_sigma") if set(rule) == {"by_sigma"} else None
     try:
         pairs = [(float(s), e) for s, e in pairs]
@@ -127,9 +127,10 @@ def _by_sigma(rule: dict, sigma, stage: int = 0) -> int:
     levels = [s for s, _ in pairs]
     if not pairs or levels != sorted(levels, reverse=True) or len(set(levels)) != len(levels) or levels[-1] != 0:
         raise ValueError(f"ensemble: by_sigma needs noise levels falling strictly to 0, got {levels}")
-    if sigma is None:
-        raise ValueError(f"ensemble: a rule by noise level needs stages with a sigma; stage {stage} has none")
-    return next(e for s, e in pairs if s <= sigma)
+    missing = [i for i, sigma in enumerate(sigmas) if sigma is None]
+    if missing:
+        raise ValueError(f"ensemble: a rule by noise level needs stages with a sigma; stage {missing[0]} has none")
+    return [next(e for s, e in pairs if s <= sigma) for sigma in sigmas]
 
 
 def solve_staged(A: LinearOperator, prox, y, stages, inverse="auto", x0=None, lam: float = 0.0,
